@@ -1,0 +1,5 @@
+import sys
+
+from hybrid_nc.cli import main
+
+sys.exit(main())
