@@ -99,6 +99,31 @@ class TerminalBackend(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class InteractiveShell(TerminalBackend, Protocol):
+    """A terminal owner that is a shell with a prompt protocol (reasoner.backends.shell).
+
+    at_prompt: bash waits at its primary prompt; last_status / cwd: from the last prompt.
+    peek_line() -> the readline buffer; discard_line() clears it invisibly (into history);
+    fresh_prompt() -> the bytes of a new prompt (what bash printed before it is dropped);
+    run(line) -> all output of one typed command; interrupt() is Ctrl+C for the foreground job.
+    """
+
+    at_prompt: bool
+    last_status: int | None
+    cwd: str
+
+    def peek_line(self, timeout: float = 2.0) -> str: ...
+
+    def discard_line(self) -> None: ...
+
+    def fresh_prompt(self, timeout: float = 2.0) -> bytes: ...
+
+    def run(self, line: str, timeout: float | None = None) -> bytes: ...
+
+    def interrupt(self) -> None: ...
+
+
 Factory = Callable[..., Any]
 
 # name -> "module:attribute" of a factory; imported only when used

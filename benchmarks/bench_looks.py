@@ -1,0 +1,222 @@
+"""How close do our renderers come to a real terminal's pixels? (issue 9: real-terminal fidelity)
+
+On the held-out captures of a terminal (whole sources never used for training or tuning), each
+renderer draws the paired symbolic screen and is scored against the real capture: PSNR and SSIM,
+overall and per kind of source. Renderers:
+
+  raster (tuned)      our reference rasterizer with the font size/baseline and colours tuned to
+                      the terminal on its calibration captures (the issue's baseline)
+  raster (untuned)    the same, before the search: 13 px DejaVu Sans Mono, baseline 12, the
+                      terminal's cell size and measured colours
+  glyph lookup        the rasterizer with the terminal's own glyph masks learned from calibration
+                      (a lookup table of real glyphs: the cheapest "look" there is)
+
+The neural look is added beside these by registering it in LOOKS (a name -> factory taking the
+capture folder's manifest). Side-by-side images capture | raster | |difference| x4 go to
+benchmarks/results/looks/.
+
+    python benchmarks/bench_looks.py --terminal xterm [--data DIR]      # DIR from hybrid-nc capture
+    python benchmarks/bench_looks.py --terminal urxvt
+
+Without --data the held-out split is captured first into data-cache/looks-TERMINAL (needs Xvfb and
+the terminal). Results: benchmarks/results/looks/TERMINAL.json and benchmarks/results/looks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from renderer.capture.calibrate import ColourFacts, TemplateAtlas, load_templates  # noqa: E402
+from renderer.capture.metrics import psnr, psnr_from_mse, ssim  # noqa: E402
+from renderer.capture.pipeline import CaptureConfig, capture_dataset, load_pairs  # noqa: E402
+from renderer.capture.tune import raster_for, spec_from_json  # noqa: E402
+from renderer.fonts import FontSpec  # noqa: E402
+from renderer.screen import ScreenState  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+UNICODE_SOURCES = ("unicode:box", "unicode:cjk", "unicode:emoji")
+
+
+def _manifest(data: Path) -> dict[str, Any]:
+    return json.loads((data / "manifest.json").read_text())
+
+
+def _tuned(data: Path) -> Callable[[ScreenState], np.ndarray]:
+    m = _manifest(data)
+    facts = ColourFacts.from_json(m["colours"], "measured")
+    raster = raster_for(spec_from_json(m["raster"]["font"]), facts.theme)
+    return lambda s: raster.render(s).frame
+
+
+def _untuned(data: Path) -> Callable[[ScreenState], np.ndarray]:
+    m = _manifest(data)
+    facts = ColourFacts.from_json(m["colours"], "measured")
+    cell_w, cell_h = m["cell"]
+    spec = FontSpec(size=13.0, cell_w=cell_w, cell_h=cell_h, baseline=12)
+    raster = raster_for(spec, facts.theme)
+    return lambda s: raster.render(s).frame
+
+
+def _lookup(data: Path) -> Callable[[ScreenState], np.ndarray]:
+    m = _manifest(data)
+    facts = ColourFacts.from_json(m["colours"], "measured")
+    spec = spec_from_json(m["raster"]["font"])
+    raster = raster_for(spec, facts.theme)
+    raster.atlas = TemplateAtlas(spec, load_templates(str(data / "templates.npz")))
+    return lambda s: raster.render(s).frame
+
+
+# name -> factory(capture folder) -> draw(screen) -> (H, W, 3) uint8; the renderers are reset per
+# screen by drawing whole frames (no damage carried over between unrelated screens)
+LOOKS: dict[str, Callable[[Path], Callable[[ScreenState], np.ndarray]]] = {
+    "raster (tuned)": _tuned,
+    "raster (untuned)": _untuned,
+    "glyph lookup": _lookup,
+}
+
+
+def _group(rec: dict[str, Any]) -> str:
+    src = rec["source"]
+    if src.startswith(UNICODE_SOURCES):
+        return src.split("/")[0]
+    return "unicode (other)" if rec["category"] == "unicode" else rec["category"]
+
+
+def evaluate(data: Path, samples: int, terminal: str) -> dict[str, Any]:
+    """Score every look on the held-out pairs of `data`; save side-by-side images."""
+    pairs = load_pairs(data, split="test")
+    if not pairs:
+        raise SystemExit(f"{data} has no held-out (test) captures")
+    out: dict[str, Any] = {"terminal": terminal, "data": str(data), "screens": len(pairs),
+                           "manifest": {k: _manifest(data)[k] for k in ("profile", "cell", "raster")},
+                           "looks": {}}
+    out["manifest"]["raster"] = {k: out["manifest"]["raster"][k] for k in ("font", "psnr")}
+    (RESULTS / "looks").mkdir(parents=True, exist_ok=True)
+    for stale in (RESULTS / "looks").glob(f"{terminal}-*.png"):
+        stale.unlink()
+    picks = _pick_samples(pairs, samples)
+    for name, factory in LOOKS.items():
+        draw = factory(data)
+        sq: dict[str, list[float]] = defaultdict(list)  # group -> per-screen MSE
+        ss: dict[str, list[float]] = defaultdict(list)
+        per_screen_psnr = []
+        t0 = time.perf_counter()
+        frames = {}
+        for crop, screen, rec in pairs:
+            frame = draw(screen)
+            frames[rec["id"]] = frame
+            err = float(np.mean((frame.astype(np.float64) - crop.astype(np.float64)) ** 2))
+            s = ssim(frame, crop)
+            for g in ("all", _group(rec)):
+                sq[g].append(err)
+                ss[g].append(s)
+            per_screen_psnr.append(psnr(frame, crop))
+        seconds = time.perf_counter() - t0
+        finite = [p for p in per_screen_psnr if np.isfinite(p)]
+        out["looks"][name] = {
+            "psnr_db": {g: round(psnr_from_mse(float(np.mean(v))), 2) for g, v in sq.items()},
+            "ssim": {g: round(float(np.mean(v)), 4) for g, v in ss.items()},
+            "screens": {g: len(v) for g, v in sq.items()},
+            "median_screen_psnr_db": round(float(np.median(finite)), 2) if finite else None,
+            "seconds_per_screen_incl_metrics": round(seconds / len(pairs), 4),
+        }
+        if name == "raster (tuned)":
+            for crop, _screen, rec in picks:
+                _side_by_side(crop, frames[rec["id"]],
+                              RESULTS / "looks" / f"{terminal}-{rec['id']}.png")
+    return out
+
+
+SAMPLE_ORDER = ("unicode:cjk", "unicode:emoji", "unicode:box", "tui", "session", "colors", "cast",
+                "conformance", "unicode (other)")
+
+
+def _pick_samples(pairs: list, n: int) -> list:
+    """Up to n pairs, the first full-size screen of each group, Unicode and TUIs first."""
+    firsts: dict[str, Any] = {}
+    for p in pairs:
+        g = _group(p[2])
+        big = p[1].cols >= 80 and p[1].rows >= 24
+        if g not in firsts or (big and not firsts[g][3]):
+            firsts[g] = (*p, big)
+    order = [g for g in SAMPLE_ORDER if g in firsts] + [g for g in firsts if g not in SAMPLE_ORDER]
+    return [firsts[g][:3] for g in order[:n]]
+
+
+def _side_by_side(capture: np.ndarray, frame: np.ndarray, path: Path) -> None:
+    diff = np.clip(np.abs(capture.astype(np.int16) - frame.astype(np.int16)) * 4, 0, 255)
+    gap = np.full((capture.shape[0], 6, 3), 255, np.uint8)
+    Image.fromarray(np.concatenate([capture, gap, frame, gap, diff.astype(np.uint8)], 1)).save(
+        path, optimize=True)
+
+
+def write_markdown() -> Path:
+    """benchmarks/results/looks.md from every benchmarks/results/looks/*.json."""
+    lines = ["## Real-terminal fidelity (issue 9): our renderers against real captures", "",
+             "Held-out captures (whole sources never used for training or tuning); each renderer "
+             "draws the paired symbolic screen, scored against the terminal's own pixels (cell grid "
+             "only). PSNR is over all pixels of the group; SSIM is the mean per screen. Made by "
+             "`python benchmarks/bench_looks.py --terminal T`.", ""]
+    for path in sorted((RESULTS / "looks").glob("*.json")):
+        r = json.loads(path.read_text())
+        font = r["manifest"]["raster"]["font"]
+        lines += [f"### {r['terminal']} ({r['screens']} held-out screens)", "",
+                  f"Capture: {r['manifest']['profile']['font']} {r['manifest']['profile']['pixel_size']} px, "
+                  f"cells {r['manifest']['cell'][0]}x{r['manifest']['cell'][1]}. Tuned raster: "
+                  f"{font['main']} {font['size']} px, baseline {font['baseline']} "
+                  f"(calibration PSNR {r['manifest']['raster']['psnr']} dB).", ""]
+        groups = list(next(iter(r["looks"].values()))["psnr_db"])
+        lines.append("| renderer | " + " | ".join(f"{g} ({next(iter(r['looks'].values()))['screens'][g]})"
+                                                 for g in groups) + " | SSIM (all) |")
+        lines.append("|---" * (len(groups) + 2) + "|")
+        for name, v in r["looks"].items():
+            lines.append(f"| {name} | " + " | ".join(f"{v['psnr_db'][g]} dB" for g in groups)
+                         + f" | {v['ssim']['all']} |")
+        lines.append("")
+    lines += ["Side-by-side samples (capture | tuned raster | difference x4): "
+              "benchmarks/results/looks/*.png.", ""]
+    md = RESULTS / "looks.md"
+    md.write_text("\n".join(lines))
+    return md
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--terminal", choices=["xterm", "urxvt"], default="xterm")
+    ap.add_argument("--data", type=Path, help="a capture folder (default: capture the held-out "
+                    "split into data-cache/looks-TERMINAL)")
+    ap.add_argument("--samples", type=int, default=7, help="side-by-side images to save")
+    args = ap.parse_args(argv)
+    data = args.data
+    if data is None:
+        from orchestrator.terminal import screen_from_bytes
+
+        data = ROOT / "data-cache" / f"looks-{args.terminal}"
+        shared = ROOT.parent / "shared" / "data"
+        config = CaptureConfig(terminal=args.terminal, out=data, split="test",
+                               resume=(data / "manifest.json").exists(),
+                               shared_data=shared if shared.is_dir() else None)
+        capture_dataset(config, screen_from_bytes)
+    result = evaluate(data, args.samples, args.terminal)
+    (RESULTS / "looks" / f"{args.terminal}.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps({k: v["psnr_db"] | {"ssim": v["ssim"]["all"]}
+                      for k, v in result["looks"].items()}, indent=1))
+    print(f"wrote {write_markdown()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,397 @@
+"""The neural renderer: every damaged row is *drawn* by a diffusion model (renderer/models/cell_dit.py)
+from the orchestrator's cell-aligned caption, the previous frame and the action.
+
+Data path of one `render` call:
+
+    ScreenState --CellCaptioner--> CellCaption (glyph masks, colours, attribute bits per cell)
+                                   + previous frame's pixels of those rows (the frame cache)
+               --denoising loop (CellDiT -> FlowMatchEulerDiscreteScheduler.step)--> row pixels
+               --> written into the frame cache --> RenderOutput
+
+Only damaged rows are generated, all in one batch; rows never see each other (attention stays in a
+row), so no margin rows are needed. Noise comes from a generator seeded per (seed, row, frame index),
+so the same session with the same seed gives bit-identical frames (the cache is the runtime state;
+`reset()` clears it). Non-finite model output is never passed on: those rows are drawn by the
+reference rasterizer and the output says so (info["nan"] = True, info["fallback"] = "raster").
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .base import RenderOutput
+from .fonts import FontSpec
+from .raster import RasterConfig, RasterRenderer
+from .screen import BOLD, INVERSE, ITALIC, STRIKE, TRUECOLOR, UNDERLINE, ScreenState, char_width
+from .themes import Theme
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default"
+WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
+TRAIN_COMMAND = "hybrid-nc train --config hybrid_nc/configs/train_default.json"
+
+
+class CheckpointError(RuntimeError):
+    """A neural checkpoint that is missing, truncated or does not fit the model/font."""
+
+
+# -- caption ---------------------------------------------------------------------------------
+@dataclass
+class CellCaption:
+    """Cell-aligned caption tokens of some rows (the model's "detailed caption").
+
+    glyph: (R, C, G) the glyph mask of each cell (styled or regular face), in [0, 1]
+    colours: (R, C, 6) fg RGB, bg RGB after theme resolution (before inverse/cursor), in [-1, 1]
+    bits: (R, C, 6) bold, italic, underline, inverse, strike, cursor as 0/1
+    hint: (R, C, G) the alpha the reference raster draws (the optional glyph-hint plane)
+    fg, bg: (R, C, 3) the effective colours the raster draws (after inverse and cursor), 0-255
+    """
+
+    glyph: np.ndarray
+    colours: np.ndarray
+    bits: np.ndarray
+    hint: np.ndarray
+    fg: np.ndarray
+    bg: np.ndarray
+
+    def target(self) -> np.ndarray:
+        """The reference pixels these tokens describe: (R, C, h*w*3) uint8 (the raster's
+        composite bg + alpha * (fg - bg), in patch layout)."""
+        r, c, g = self.hint.shape
+        out = self.bg[:, :, None, :] + self.hint[..., None] * (self.fg - self.bg)[:, :, None, :]
+        return np.rint(out).astype(np.uint8).reshape(r, c, g * 3)
+
+
+class CellCaptioner:
+    """Turns screen rows into `CellCaption`s, using the reference rasterizer's glyph atlas and
+    theme resolution so caption and ground truth can never disagree.
+
+    Args:
+        theme: colour theme (name or Theme).
+        font: font spec of the glyph atlas (must match the model's cell size).
+        glyph_style: "styled" or "regular" masks in the caption (see CellDiT).
+    """
+
+    def __init__(self, theme: str | Theme = "dark", font: FontSpec | None = None,
+                 glyph_style: str = "styled") -> None:
+        self.raster = RasterRenderer(RasterConfig(theme=theme, font=font or FontSpec(),
+                                                  cursor="block"))
+        self.glyph_style = glyph_style
+
+    @property
+    def theme(self) -> Theme:
+        return self.raster.theme
+
+    def encode(self, screen: ScreenState, rows: list[int]) -> CellCaption:
+        """Caption tokens for `rows` of `screen`."""
+        raster = self.raster
+        fg_eff, bg_eff, alpha = raster.cell_layers(screen, rows)  # (R, C, 3), (R, C, h, w)
+        r, c = len(rows), screen.cols
+        hint = alpha.reshape(r, c, -1)
+        if self.glyph_style == "styled":
+            glyph = hint
+        else:
+            plain = ScreenState(screen.cols, screen.rows, screen.chars, screen.fg, screen.bg,
+                                np.zeros_like(screen.attrs))
+            glyph = raster.atlas.masks[raster.glyph_indices(plain, rows)].reshape(r, c, -1)
+        attrs = screen.attrs[rows]
+        fg_codes = screen.fg[rows]
+        theme = raster.theme
+        if theme.bold_is_bright:
+            dim = (attrs & BOLD != 0) & (fg_codes >= 0) & (fg_codes < 8) & (fg_codes < TRUECOLOR)
+            fg_codes = np.where(dim, fg_codes + 8, fg_codes)
+        fg = theme.resolve(fg_codes, True).astype(np.float32)
+        bg = theme.resolve(screen.bg[rows], False).astype(np.float32)
+        colours = np.concatenate([fg, bg], axis=-1) / 127.5 - 1.0
+        bits = np.zeros((r, c, 6), np.float32)
+        for i, bit in enumerate((BOLD, ITALIC, UNDERLINE, INVERSE, STRIKE)):
+            bits[..., i] = (attrs & bit) != 0
+        cr, cc = screen.cursor
+        if screen.cursor_visible and cr in rows and 0 <= cc < c:
+            ri = rows.index(cr)
+            bits[ri, cc, 5] = 1
+            text = screen.chars[cr][cc]
+            if text and char_width(text) == 2 and cc + 1 < c:
+                bits[ri, cc + 1, 5] = 1
+        return CellCaption(np.ascontiguousarray(glyph, np.float32), colours.astype(np.float32),
+                           bits, hint.astype(np.float32), fg_eff, bg_eff)
+
+
+def action_bucket(action: Any, buckets: int) -> int:
+    """Stable hashed token of an action (a key, a command line...); 0 means no action."""
+    if action is None or action == "":
+        return 0
+    text = action if isinstance(action, str) else json.dumps(action, sort_keys=True, default=str)
+    return 1 + zlib.crc32(text.encode("utf-8", "surrogatepass")) % (buckets - 1)
+
+
+def row_seed(seed: int, row: int, frame: int) -> int:
+    """The noise seed of one row of one frame (so a row's noise does not depend on which other
+    rows are drawn with it)."""
+    h = zlib.crc32(f"{seed}:{row}:{frame}".encode())
+    return (int(seed) * 1_000_003 + h) % (2**63 - 1)
+
+
+def patches_to_rows(patches: np.ndarray, cell_h: int, cell_w: int) -> np.ndarray:
+    """(R, C, h*w*3) -> (R*h, C*w, 3) pixels."""
+    r, c, _ = patches.shape
+    return patches.reshape(r, c, cell_h, cell_w, 3).transpose(0, 2, 1, 3, 4).reshape(
+        r * cell_h, c * cell_w, 3)
+
+
+def rows_to_patches(pixels: np.ndarray, cell_h: int, cell_w: int) -> np.ndarray:
+    """(R*h, C*w, 3) -> (R, C, h*w*3)."""
+    hh, ww, _ = pixels.shape
+    r, c = hh // cell_h, ww // cell_w
+    return pixels.reshape(r, cell_h, c, cell_w, 3).transpose(0, 2, 1, 3, 4).reshape(
+        r, c, cell_h * cell_w * 3)
+
+
+# -- checkpoint ------------------------------------------------------------------------------
+def load_model(path: str | Path) -> Any:
+    """Load a CellDiT checkpoint directory (config.json + safetensors) strictly; every problem
+    becomes a one-line CheckpointError."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .models.cell_dit import CellDiT
+
+    path = Path(path)
+    cfg_path, weights = path / "config.json", path / WEIGHTS_NAME
+    if not path.is_dir() or not cfg_path.is_file() or not weights.is_file():
+        raise CheckpointError(f"no neural checkpoint at {path} (needs config.json and "
+                              f"{WEIGHTS_NAME}); train one with `{TRAIN_COMMAND}`")
+    try:
+        config = json.loads(cfg_path.read_text())
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"checkpoint config {cfg_path} is unreadable: {e}") from None
+    if config.get("_class_name", "CellDiT") != "CellDiT":
+        raise CheckpointError(f"checkpoint {path} holds a {config.get('_class_name')}, not a CellDiT")
+    try:
+        model = CellDiT.from_config(config)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"checkpoint config {cfg_path} does not describe a CellDiT: {e}") from None
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"checkpoint weights {weights} are truncated or corrupt: "
+                              f"{str(e).splitlines()[0]}") from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        detail = lines[1] if len(lines) > 1 else lines[0]
+        raise CheckpointError(f"checkpoint weights {weights} do not match its config: "
+                              f"{detail[:160]}") from None
+    model.eval()
+    return model
+
+
+# -- renderer --------------------------------------------------------------------------------
+class NeuralRenderer:
+    """Renderer (renderer.base.Renderer) drawing rows with a CellDiT diffusion model.
+
+    Args:
+        model: a CellDiT (or use `from_pretrained`).
+        theme: colour theme (name or Theme); default "dark".
+        steps: denoising steps per frame (1-4 is the intended range).
+        seed: default seed when `render` gets none.
+        guidance: classifier-free guidance scale (1 = none; >1 costs a second forward pass).
+        threads: torch CPU threads (None leaves torch's setting alone).
+    """
+
+    name = "neural"
+
+    def __init__(self, model: Any, *, theme: str | Theme = "dark", steps: int = 1, seed: int = 0,
+                 guidance: float = 1.0, threads: int | None = 2,
+                 font: FontSpec | None = None) -> None:
+        from diffusers import FlowMatchEulerDiscreteScheduler
+
+        if threads is not None:
+            torch.set_num_threads(int(threads))
+        self.model = model.eval()
+        cfg = model.config
+        self.captioner = CellCaptioner(theme, font, cfg.glyph_style)
+        atlas_cell = self.captioner.raster.atlas.cell
+        if atlas_cell != (cfg.cell_h, cfg.cell_w):
+            raise CheckpointError(f"checkpoint cells are {cfg.cell_w}x{cfg.cell_h} px but the font "
+                                  f"draws {atlas_cell[1]}x{atlas_cell[0]} px cells")
+        self.scheduler = FlowMatchEulerDiscreteScheduler(shift=1.0)
+        self.steps = int(steps)
+        self.seed = int(seed)
+        self.guidance = float(guidance)
+        self.reset()
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path = DEFAULT_CHECKPOINT, **options: Any) -> NeuralRenderer:
+        """Load a checkpoint directory (default: the shipped one)."""
+        return cls(load_model(path), **options)
+
+    @property
+    def cell_size(self) -> tuple[int, int]:
+        return int(self.model.config.cell_h), int(self.model.config.cell_w)
+
+    @property
+    def theme(self) -> Theme:
+        return self.captioner.theme
+
+    @property
+    def raster(self) -> RasterRenderer:
+        """The reference rasterizer with the same font and theme (for fallbacks and repair)."""
+        return self.captioner.raster
+
+    def reset(self) -> None:
+        self._frame: np.ndarray | None = None
+        self._screen: ScreenState | None = None
+        self._frame_index = 0
+
+    # -- the pipeline: an explicit denoising loop ----------------------------------------
+    @torch.inference_mode()
+    def denoise(self, caption: CellCaption, prev: np.ndarray | None, *, rows: list[int],
+                steps: int, seed: int, guidance: float = 1.0, action: Any = None,
+                frame_index: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Generate the patches of some rows.
+
+        caption: tokens of the R rows; prev: (R, C, P) uint8 previous pixels or None;
+        rows: the screen row numbers (they seed the noise). Returns (patches (R, C, P) uint8,
+        finite (R,) bool).
+        """
+        model = self.model
+        cfg = model.config
+        r, c, _ = caption.glyph.shape
+        p = model.patch
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
+        # 1. inputs as tensors
+        glyph = torch.from_numpy(caption.glyph)
+        colours = torch.from_numpy(caption.colours)
+        bits = torch.from_numpy(caption.bits)
+        hint = torch.from_numpy(caption.hint) if cfg.glyph_hint else None
+        if prev is None:
+            prev_t = torch.zeros(r, c, p)
+        else:
+            prev_t = torch.from_numpy(prev).float() / 127.5 - 1.0
+        act = torch.full((r,), action_bucket(action, cfg.action_buckets), dtype=torch.long)
+        # 2. initial noise, one generator per row
+        noise = torch.empty(r, c, p)
+        for i, row in enumerate(rows):
+            gen = torch.Generator().manual_seed(row_seed(seed, row, frame_index))
+            noise[i] = torch.randn(c, p, generator=gen)
+        # 3. timesteps: evenly spaced sigmas from 1 (noise) to 0
+        sigmas = np.linspace(1.0, 0.0, steps + 1)[:-1].tolist()
+        self.scheduler.set_timesteps(sigmas=sigmas)
+        x = noise
+        cond = guidance != 1.0
+        for i, t in enumerate(self.scheduler.timesteps):
+            sigma = float(sigmas[i])
+            tt = torch.full((r,), sigma)
+            # 4. x0 prediction (doubled batch for classifier-free guidance)
+            if cond:
+                both = lambda a: None if a is None else torch.cat([a, a])  # noqa: E731
+                mask = torch.cat([torch.ones(r), torch.zeros(r)])
+                out = model(both(x), both(tt), both(prev_t), both(glyph), both(colours),
+                            both(bits), both(act), both(hint), caption_mask=mask)
+                x0_c, x0_u = out[:r], out[r:]
+                x0 = x0_u + guidance * (x0_c - x0_u)
+            else:
+                x0 = model(x, tt, prev_t, glyph, colours, bits, act, hint)
+            # 5. flow-matching Euler step: the scheduler wants the velocity (noise - x0)
+            v = (x - x0) / sigma
+            x = self.scheduler.step(v, t, x, return_dict=False)[0]
+        finite = torch.isfinite(x).flatten(1).all(1).numpy()
+        x = torch.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0).clamp(-1, 1)
+        patches = ((x + 1) * 127.5).round().to(torch.uint8).numpy()
+        return patches, finite
+
+    def render_rows(self, screen: ScreenState, rows: Iterable[int], *, steps: int | None = None,
+                    seed: int | None = None, guidance: float | None = None,
+                    action: Any = None) -> np.ndarray:
+        """Draw some rows without touching the frame cache (used by repair).
+
+        Returns (len(rows) * cell_h, cols * cell_w, 3) uint8; rows whose output was not finite
+        come from the reference rasterizer.
+        """
+        rows = list(rows)
+        prev = self._prev_patches(screen, rows)
+        patches, finite = self._draw(screen, rows, prev, steps, seed, guidance, action)
+        return patches_to_rows(patches, *self.cell_size)
+
+    def patch_frame(self, frame: np.ndarray) -> None:
+        """Replace the cached frame by a repaired one of the same size (verify & repair calls
+        this, so repaired rows are carried over and used as the next frame's context)."""
+        if self._frame is not None and frame.shape == self._frame.shape:
+            self._frame = np.array(frame, np.uint8, copy=True)
+
+    def _prev_patches(self, screen: ScreenState, rows: list[int]) -> np.ndarray | None:
+        frame = self._frame
+        h, w = self.cell_size
+        if frame is None or frame.shape != (screen.rows * h, screen.cols * w, 3):
+            return None
+        return np.stack([rows_to_patches(frame[r * h:(r + 1) * h], h, w)[0] for r in rows])
+
+    def _draw(self, screen: ScreenState, rows: list[int], prev: np.ndarray | None,
+              steps: int | None, seed: int | None, guidance: float | None,
+              action: Any) -> tuple[np.ndarray, np.ndarray]:
+        caption = self.captioner.encode(screen, rows)
+        patches, finite = self.denoise(
+            caption, prev, rows=rows, steps=steps or self.steps,
+            seed=self.seed if seed is None else int(seed),
+            guidance=self.guidance if guidance is None else float(guidance),
+            action=action, frame_index=self._frame_index)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            patches[bad] = caption.target()[bad]
+        return patches, finite
+
+    def render(self, screen: ScreenState, *, damage: Iterable[int] | None = None,
+               caption: Any = None, action: Any = None, seed: int | None = None) -> RenderOutput:
+        """Draw `screen`: damaged rows are generated (one batch), the rest comes from the cache.
+
+        `caption` is accepted for the protocol; this model builds its cell-aligned caption from
+        the screen itself (the orchestrator's text caption says the same thing, less exactly).
+        """
+        t0 = time.perf_counter()
+        h, w = self.cell_size
+        shape = (screen.rows * h, screen.cols * w, 3)
+        prev_screen = self._screen
+        if self._frame is None or self._frame.shape != shape or prev_screen is None:
+            rows = list(range(screen.rows))
+            prev = None
+            self._frame = np.zeros(shape, np.uint8)
+        else:
+            todo = (set(damage) if damage is not None else
+                    {r for r in range(screen.rows) if not screen.same_cells(prev_screen, r)})
+            if (prev_screen.cursor != screen.cursor
+                    or prev_screen.cursor_visible != screen.cursor_visible):
+                todo |= {prev_screen.cursor[0], screen.cursor[0]}
+            rows = sorted(r for r in todo if 0 <= r < screen.rows)
+            prev = self._prev_patches(screen, rows) if rows else None
+        used_seed = self.seed if seed is None else int(seed)
+        info: dict[str, Any] = {"renderer": self.name, "steps": self.steps, "seed": used_seed,
+                                "rows": rows, "frame_index": self._frame_index}
+        if rows:
+            patches, finite = self._draw(screen, rows, prev, None, used_seed, None, action)
+            if not finite.all():
+                info["nan"] = True
+                info["fallback"] = "raster"
+                info["nan_rows"] = [rows[i] for i in np.flatnonzero(~finite)]
+            pixels = patches_to_rows(patches, h, w)
+            for i, r in enumerate(rows):
+                self._frame[r * h:(r + 1) * h] = pixels[i * h:(i + 1) * h]
+        self._screen = screen.copy()
+        self._frame_index += 1
+        info["ms"] = (time.perf_counter() - t0) * 1000.0
+        return RenderOutput(self._frame.copy(), rows, info)
+
+
+def create(checkpoint: str | Path | None = None, **options: Any) -> NeuralRenderer:
+    """Registry factory for "neural": the shipped checkpoint unless `checkpoint` names another."""
+    return NeuralRenderer.from_pretrained(checkpoint or DEFAULT_CHECKPOINT, **options)
