@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -54,6 +55,14 @@ def items() -> list[tuple[str, str, str]]:
             row = json.loads(line)
             out.append(("svamp", row["expression"], row["answer"]))
     return out
+
+
+def python_prints(exprs: list[str]) -> list[str]:
+    """What python3 itself prints for each expression (one host python3 run, no sandbox, no
+    terminal): the screen of the python routes must show exactly this."""
+    script = "".join(f"print({e})\n" for e in exprs)
+    proc = subprocess.run(["python3", "-c", script], capture_output=True, text=True, check=True)
+    return proc.stdout.splitlines()
 
 
 def number(text: str) -> Decimal | None:
@@ -119,7 +128,13 @@ def via_python_c(scr: Screen, expr: str) -> str:
 
 def via_repl(scr: Screen, expr: str) -> str:
     scr.sh.write(expr.encode() + b"\r")
-    scr.settle(scr.at_repl_prompt)
+
+    def answered() -> bool:  # a fresh ">>> " two rows below the typed line
+        row = scr.term.cursor[0]
+        return scr.at_repl_prompt() and row >= 2 and \
+            scr.term.lines[row - 2].rstrip() == f">>> {expr}".rstrip()
+
+    scr.settle(answered)
     return scr.line_above_cursor()
 
 
@@ -147,18 +162,24 @@ def main() -> None:
 
     results: dict[str, list[tuple[str, str, str, bool, bool]]] = {}
     timings: dict[str, float] = {}
+    own = python_prints([e for _, e, _ in data])
+    faithful: dict[str, int] = {}
 
     scr = Screen()
     t0 = time.monotonic()
-    results["python3 -c"] = [(src, e, want, *judge(via_python_c(scr, e), want))
-                             for src, e, want in data]
+    shown = [via_python_c(scr, e) for _, e, _ in data]
     timings["python3 -c"] = time.monotonic() - t0
+    results["python3 -c"] = [(src, e, want, *judge(text, want))
+                             for (src, e, want), text in zip(data, shown, strict=True)]
+    faithful["python3 -c"] = sum(a == b for a, b in zip(shown, own, strict=True))
     scr.sh.write(b"python3 -q\r")
     scr.settle(scr.at_repl_prompt)
     t0 = time.monotonic()
-    results["python3 REPL"] = [(src, e, want, *judge(via_repl(scr, e), want))
-                               for src, e, want in data]
+    shown = [via_repl(scr, e) for _, e, _ in data]
     timings["python3 REPL"] = time.monotonic() - t0
+    results["python3 REPL"] = [(src, e, want, *judge(text, want))
+                               for (src, e, want), text in zip(data, shown, strict=True)]
+    faithful["python3 REPL"] = sum(a == b for a, b in zip(shown, own, strict=True))
     scr.close()
 
     scr = Screen()
@@ -198,7 +219,9 @@ def main() -> None:
         *rows,
         "",
         "Exactly right on the screen: " + ", ".join(
-            f"{route} {total[route]}/{len(data)}" for route in results) + ".",
+            f"{route} {total[route]}/{len(data)}" for route in results) + ". "
+        "Screen line identical to what python3 itself prints for the expression: " + ", ".join(
+            f"{route} {n}/{len(data)}" for route, n in faithful.items()) + ".",
         "Not exactly right (python prints binary floats; the screen shows what python3 "
         "printed):" if misses else "Every item exactly right on every route.",
         *misses,

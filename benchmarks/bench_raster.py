@@ -115,45 +115,58 @@ def typing_frames(n: int) -> list[tuple[ScreenState, set[int]]]:
 
 
 # -- timing ----------------------------------------------------------------------------------
-def timed(run: Callable[[], float], repeat: int) -> tuple[float, float]:
-    """(min, median) of the seconds `run` reports over `repeat` runs after one warm-up. Each
-    run builds its own renderer, so no run profits from the row cache of an earlier one."""
+def timed(run: Callable[[], tuple[float, float]], repeat: int) -> tuple[float, float, float]:
+    """(min wall, median wall, min CPU) seconds that `run` reports over `repeat` runs after one
+    warm-up. Each run builds its own renderer, so no run profits from the row cache of an
+    earlier one. CPU time (this process only) leaves out the time spent waiting for a core on a
+    shared machine: it is what the same run costs on an idle one."""
     run()
     runs = [run() for _ in range(repeat)]
-    return min(runs), statistics.median(runs)
+    wall = [w for w, _ in runs]
+    return min(wall), statistics.median(wall), min(c for _, c in runs)
 
 
-def full_no_cache(factory: Callable[..., Any], frames: list[ScreenState]) -> Callable[[], float]:
-    def run() -> float:
+def _clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(start: tuple[float, float]) -> tuple[float, float]:
+    return time.perf_counter() - start[0], time.process_time() - start[1]
+
+
+def full_no_cache(factory: Callable[..., Any], frames: list[ScreenState]
+                  ) -> Callable[[], tuple[float, float]]:
+    def run() -> tuple[float, float]:
         r = factory(row_cache=0)
-        t = time.perf_counter()
+        t = _clock()
         for s in frames:
             r.reset()
             r.render(s)
-        return time.perf_counter() - t
+        return _since(t)
     return run
 
 
-def full_cache(factory: Callable[..., Any], frames: list[ScreenState]) -> Callable[[], float]:
-    def run() -> float:
+def full_cache(factory: Callable[..., Any], frames: list[ScreenState]
+               ) -> Callable[[], tuple[float, float]]:
+    def run() -> tuple[float, float]:
         r = factory()  # a cold cache: only rows repeated within the sequence hit it
-        t = time.perf_counter()
+        t = _clock()
         for s in frames:
             r.reset()  # every row is redrawn, through the row cache
             r.render(s)
-        return time.perf_counter() - t
+        return _since(t)
     return run
 
 
 def damage_only(factory: Callable[..., Any], frames: list[tuple[ScreenState, set[int]]]
-                ) -> Callable[[], float]:
-    def run() -> float:
+                ) -> Callable[[], tuple[float, float]]:
+    def run() -> tuple[float, float]:
         r = factory()
         r.render(frames[0][0])  # the screen before typing starts, not timed
-        t = time.perf_counter()
+        t = _clock()
         for s, damage in frames[1:]:
             r.render(s, damage=damage)
-        return time.perf_counter() - t
+        return _since(t)
     return run
 
 
@@ -205,43 +218,48 @@ def main() -> int:
     def ours(row_cache: int = 256) -> RasterRenderer:
         return RasterRenderer(row_cache=row_cache)
 
-    rows: list[tuple[str, str, float, float, float | None]] = []
+    rows: list[tuple[str, str, float, float, float, float | None, float | None]] = []
     for name, frames in sets.items():
         k = len(frames)
         for label, make in (("full, no cache", full_no_cache), ("full, cache", full_cache)):
-            lo, med = timed(make(ours, frames), repeat)
-            b = timed(make(base, frames), repeat)[1] if base and label.endswith("no cache") else None
-            rows.append((name, label, k / lo, k / med, k / b if b else None))
-            print(f"{name:13s} {label:15s} {k / med:8.1f} fps (best {k / lo:.1f})"
-                  + (f"   baseline {k / b:.1f} fps" if b else ""), flush=True)
+            lo, med, cpu = timed(make(ours, frames), repeat)
+            b = timed(make(base, frames), repeat) if base and label.endswith("no cache") else None
+            rows.append((name, label, k / lo, k / med, k / cpu, k / b[1] if b else None,
+                         k / b[2] if b else None))
+            print(f"{name:13s} {label:15s} {k / med:8.1f} fps (best {k / lo:.1f}, by CPU time "
+                  f"{k / cpu:.1f})" + (f"   baseline {k / b[1]:.1f} fps (CPU {k / b[2]:.1f})"
+                                      if b else ""), flush=True)
     k = len(typing) - 1
-    lo, med = timed(damage_only(ours, typing), repeat)
-    b = timed(damage_only(base, typing), repeat)[1] if base else None
-    print(f"{'typing':13s} {'damage-only':15s} {k / med:8.1f} fps (best {k / lo:.1f}) = "
-          f"{1000 * med / k:.2f} ms/frame" + (f"   baseline {k / b:.1f} fps" if b else ""))
+    lo, med, cpu = timed(damage_only(ours, typing), repeat)
+    b = timed(damage_only(base, typing), repeat) if base else None
+    typing_row = ("typing at a prompt", "damage-only", k / lo, k / med, k / cpu,
+                  k / b[1] if b else None, k / b[2] if b else None)
+    print(f"{'typing':13s} {'damage-only':15s} {k / med:8.1f} fps (best {k / lo:.1f}, by CPU "
+          f"time {k / cpu:.1f}) = {1000 * med / k:.2f} ms/frame"
+          + (f"   baseline {k / b[1]:.1f} fps" if b else ""))
     load1 = os.getloadavg()
-    write_results(rows, (k / lo, k / med, k / b if b else None), n, repeat, load0, load1)
+    write_results(rows + [typing_row], n, repeat, load0, load1)
     return 0
 
 
-def write_results(rows: list, typing: tuple, n: int, repeat: int, load0: tuple,
-                  load1: tuple) -> None:
+def write_results(rows: list, n: int, repeat: int, load0: tuple, load1: tuple) -> None:
     lines = [
         "## Reference rasterizer speed",
         "",
-        f"`python benchmarks/bench_raster.py` - frames/s (median of {repeat} runs over {n} "
-        "distinct frames; best run in brackets), default 8x16 cells, DejaVu Sans Mono 13 px. "
-        "Baseline: the rasterizer as first committed, in the same run.",
+        f"`python benchmarks/bench_raster.py` - frames/s over {n} distinct frames: median of "
+        f"{repeat} runs (best run in brackets), and by CPU time (this process's CPU seconds, "
+        "best run: the figure an idle machine gives). Default 8x16 cells, DejaVu Sans Mono "
+        "13 px. Baseline: the rasterizer as first committed, loaded from git, in the same run.",
         "",
-        "| screens | redraw | frames/s | baseline frames/s |",
-        "|---|---|---:|---:|",
+        "| screens | redraw | frames/s, wall | frames/s, CPU time | baseline, wall | "
+        "baseline, CPU time |",
+        "|---|---|---:|---:|---:|---:|",
     ]
-    for name, label, best, med, base in rows:
-        lines.append(f"| {name} | {label} | {med:.0f} ({best:.0f}) | "
-                     f"{'' if base is None else f'{base:.0f}'} |")
-    best, med, base = typing
-    lines.append(f"| typing at a prompt | damage-only | {med:.0f} ({best:.0f}) = "
-                 f"{1000 / med:.2f} ms/frame | {'' if base is None else f'{base:.0f}'} |")
+    for name, label, best, med, cpu, base, base_cpu in rows:
+        extra = f" = {1000 / med:.2f} ms/frame" if label == "damage-only" else ""
+        lines.append(f"| {name} | {label} | {med:.0f} ({best:.0f}){extra} | {cpu:.0f} | "
+                     f"{'' if base is None else f'{base:.0f}'} | "
+                     f"{'' if base_cpu is None else f'{base_cpu:.0f}'} |")
     lines += [
         "",
         "Full frames are drawn as one gather from per-colour-pair 256-entry blend tables (exact: "

@@ -56,4 +56,5 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except Exception as e:  # a missing checkpoint, no sandbox, ...: one line, not a traceback
-        sys.exit(f"{sys.argv[0]}: error: {str(e).strip().splitlines()[0] if str(e).strip() else e!r}")
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        sys.exit(f"{sys.argv[0]}: error: {msg}")

@@ -7,7 +7,7 @@ recorded with it - so a tape is also the most natural way to script a `Session`:
     Set Width 1200
     Set Height 600
     Type "echo hello" Sleep 300ms Enter
-    Wait /hello/
+    Wait+Screen /hello/
     Screenshot hello.png
 
 `parse_tape(text)` turns a tape into `TapeCommand`s (errors name the file and line); `run_tape(path)`
@@ -16,10 +16,10 @@ Delete, Insert, Escape, Tab, Space, Up/Down/Left/Right, PageUp/PageDown (each wi
 Ctrl[+Alt][+Shift]+<key>, Alt+<key>, Shift+<key>, Sleep, Wait[+Line|+Screen][@timeout] [/regex/],
 Screenshot, Output (.mp4, .gif, .cast, .txt/.ascii, or a folder/ of PNG frames), Set,
 Hide/Show, Copy/Paste, Env, Source, Require. Anything else is an error with its line number.
+As in VHS, Enter does not wait for the command (`Session.key(..., wait=False)`): a following
+Sleep lets it run while its output is drawn, and `Sleep 1` + `Ctrl+C` interrupts it.
 
 Where we differ from VHS, and why:
-* Enter at a shell prompt returns when the command is done (the Session is synchronous), so a
-  following Sleep only lets background output arrive.
 * Width/Height are pixels as in VHS; they become columns/rows through FontSize, Padding and
   LineHeight with a monospace advance of 0.6 em and a line box of 1.2 em (close to VHS's xterm.js).
 * The default WaitPattern is a shell prompt's end (`[$#>%] ?$`), not VHS's `>$`: our prompt is bash's.
@@ -35,7 +35,6 @@ import json
 import re
 import shutil
 import sys
-import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -44,8 +43,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from hybrid_nc.interrupt import make_interruptible
 
 __all__ = ["TapeCommand", "TapeError", "TapeResult", "TapeRunner", "parse_tape", "run_tape"]
 
@@ -473,8 +470,6 @@ class TapeRunner:
         self._texts: list[str] = []
         self._clipboard = ""
         self._last_frame: np.ndarray | None = None
-        self._shell: Any = None
-        self._running: tuple[threading.Thread, list[BaseException], str] | None = None
 
     # -- driving ---------------------------------------------------------------------------
     def run(self) -> TapeResult:
@@ -487,7 +482,6 @@ class TapeRunner:
                     raise
                 except Exception as e:  # session errors get the tape line they happened at
                     raise TapeError(f"{cmd.where}: {cmd.name} failed: {_one_line(e)}") from None
-            self._join()
             self._ensure_session()
             self._write_outputs()
             self.result.screen = self.session.screen
@@ -495,43 +489,10 @@ class TapeRunner:
             self.result.duration = self._clock
             return self.result
         finally:
-            if self._running is not None and self._shell is not None:
-                self._shell.request()  # do not leave a command running behind a failed tape
-                self._running[0].join(30)
             if self.session is not None:
                 self.session.close()
 
-    # An Enter runs on a helper thread, so the tape goes on while the command runs, as in VHS:
-    # `Type "sleep 100" Enter Sleep 1 Ctrl+C` interrupts after one second. The next command that
-    # needs the session waits for it (a Ctrl+C asks the shell to interrupt it first).
-    def _start_enter(self, where: str) -> None:
-        self._join()
-        error: list[BaseException] = []
-
-        def press() -> None:
-            try:
-                self.session.key("Enter")
-            except BaseException as e:  # re-raised by _join on the tape's thread
-                error.append(e)
-
-        thread = threading.Thread(target=press, name="tape-enter", daemon=True)
-        self._running = (thread, error, where)
-        thread.start()
-
-    def _join(self) -> None:
-        if self._running is None:
-            return
-        thread, error, where = self._running
-        thread.join()
-        self._running = None
-        if error:
-            raise TapeError(f"{where}: Enter failed: {_one_line(error[0])}")
-
-    def _busy(self) -> bool:
-        return self._running is not None and self._running[0].is_alive()
-
     def _ensure_session(self) -> Any:
-        self._join()
         if self.session is None:
             from orchestrator.session import Session
 
@@ -542,7 +503,6 @@ class TapeRunner:
             if self.settings.theme is not None:
                 opts.setdefault("theme", self.settings.theme)
             self.session = Session(on_frame=self._frame, **opts)
-            self._shell = make_interruptible(self.session)
         return self.session
 
     def _frame(self, step: Any) -> None:
@@ -571,27 +531,19 @@ class TapeRunner:
             if shutil.which(cmd.args[0]) is None:
                 raise TapeError(f"{cmd.where}: Require: program {cmd.args[0]!r} is not installed")
         elif name == "Hide":
-            self._join()
             self._hidden = True
         elif name == "Show":
-            self._join()
             self._hidden = False
         elif name == "Copy":
             self._clipboard = cmd.args[0]
         elif name == "Sleep":
-            if self.session is None:
-                self._ensure_session()
+            self._ensure_session()
             self._sleep(cmd.speed or 0.0)
         elif name == "Wait":
             self._wait(cmd)
         elif name == "Screenshot":
             self._screenshot(cmd)
         else:
-            if name == "Ctrl" and cmd.args in (("C",), ("c",)) and self._busy():
-                self._shell.request()  # the running command gets the ^C; it is one key press
-                self._advance(self.settings.typing_speed)
-                self._join()
-                return
             session = self._ensure_session()
             delay = cmd.speed if cmd.speed is not None else self.settings.typing_speed
             if name == "Type":
@@ -603,11 +555,9 @@ class TapeRunner:
                 for _ in range(cmd.repeat):
                     self._advance(delay)
                     self._pause(delay)
-                    if name == "Enter" and self._shell is not None:
-                        self._start_enter(cmd.where)
-                    else:
-                        self._join()
-                        session.key(KEYS[name])
+                    # as in VHS, Enter does not wait for the command: a following Sleep lets
+                    # it run, a Wait watches for its output, a Ctrl+C interrupts it
+                    session.key(KEYS[name], wait=False)
             elif name in ("Ctrl", "Alt", "Shift"):
                 self._advance(delay)
                 session.key(self._chord(cmd))
@@ -641,7 +591,6 @@ class TapeRunner:
     def _set(self, cmd: TapeCommand) -> None:
         setting, value = cmd.args
         st = self.settings
-        self._join()
         if setting in COSMETIC:
             return
         if setting == "Shell":
@@ -699,9 +648,7 @@ class TapeRunner:
         self._advance(seconds)
         deadline = time.monotonic() + seconds
         while True:
-            if not self._busy():  # while a command runs, its own thread reads the shell
-                self._join()
-                self.session.poll(0.0)
+            self.session.poll(0.0)
             left = deadline - time.monotonic()
             if left <= 0:
                 return
@@ -836,8 +783,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run_tape(args.tape, out_dir=args.out, realtime=not args.fast, **opts)
     except Exception as e:
-        print(f"tape: error: {str(e).strip().splitlines()[0] if str(e).strip() else e!r}",
-              file=sys.stderr)
+        print(f"tape: error: {_one_line(e)}", file=sys.stderr)
         return 1
     for w in result.warnings:
         print(f"tape: warning: {w}", file=sys.stderr)

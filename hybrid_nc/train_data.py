@@ -198,56 +198,89 @@ COMMANDS = [
 ]
 
 
-def command_records(cols: int = 80, rows: int = 24, commands: list[str] | None = None,
-                    timeout: float = 5.0) -> Iterator[Record]:
-    """Rows of a real bash session in a pty: each command typed one keystroke per frame, then
-    Enter and its output. Runs in a scratch directory with a fixed prompt; the commands only
-    read the system."""
-    import pexpect
+class _PtyBash:
+    """Fallback when no sandbox can be made: bash in a plain pty (the commands only read)."""
 
-    bash = shutil.which("bash")
-    if bash is None:
-        return
-    theme = THEMES["dark"]
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TERM": "xterm-256color",
-           "LANG": "C.UTF-8", "HOME": tempfile.gettempdir(), "PS1": r"\[\e[1;32m\]user@nc\[\e[0m\]:\[\e[1;34m\]\w\[\e[0m\]$ "}
-    with tempfile.TemporaryDirectory() as tmp:
-        child = pexpect.spawn(bash, ["--norc", "--noprofile", "-i"], env=env, cwd=tmp,
-                              dimensions=(rows, cols), encoding=None, timeout=timeout)
-        term = Terminal(cols, rows)
-        prev: ScreenState | None = None
+    name = "pty-bash"
 
-        def pump(action: str, wait: float) -> Iterator[Record]:
-            nonlocal prev
-            deadline = time.monotonic() + wait
-            got = False
-            while time.monotonic() < deadline:
-                try:
-                    data = child.read_nonblocking(65536, timeout=0.05)
-                except pexpect.TIMEOUT:
-                    if got:
-                        break
-                    continue
-                except pexpect.EOF:
-                    break
-                term.feed(data)
-                got = True
-            damage = term.take_damage()
-            screen = term.snapshot()
-            todo = range(screen.rows) if prev is None else sorted(damage)
-            yield from screen_records(prev, screen, todo, action, theme, "commands")
-            prev = screen
+    def start(self, cols: int, rows: int) -> None:
+        import pexpect
+
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TERM": "xterm-256color",
+               "LANG": "C.UTF-8", "HOME": tempfile.gettempdir(),
+               "PS1": r"\[\e[1;32m\]user@hnc\[\e[0m\]:\[\e[1;34m\]\w\[\e[0m\]$ "}
+        self._tmp = tempfile.TemporaryDirectory()
+        self._child = pexpect.spawn(shutil.which("bash") or "/bin/bash",
+                                    ["--norc", "--noprofile", "-i"], env=env, cwd=self._tmp.name,
+                                    dimensions=(rows, cols), encoding=None)
+
+    def write(self, data: bytes) -> None:
+        self._child.send(data)
+
+    def read(self, timeout: float) -> bytes:
+        import pexpect
 
         try:
-            yield from pump("", 2.0)
-            for cmd in commands or COMMANDS:
-                for ch in cmd:
-                    child.send(ch.encode())
-                    yield from pump(ch, 0.5)
-                child.send(b"\r")
-                yield from pump("Enter", timeout)
-        finally:
-            child.close(force=True)
+            return bytes(self._child.read_nonblocking(65536, timeout=timeout))
+        except (pexpect.TIMEOUT, pexpect.EOF):
+            return b""
+
+    def close(self) -> None:
+        self._child.close(force=True)
+        self._tmp.cleanup()
+
+
+def _shell_backend(cols: int, rows: int) -> Any:
+    """The project's sandboxed shell (reasoner/backends/shell.py), else a plain pty bash."""
+    try:
+        from reasoner.base import create
+
+        shell = create("shell")
+        shell.start(cols, rows)
+        return shell
+    except Exception:  # no sandbox here (or no backend): the read-only commands run plainly
+        shell = _PtyBash()
+        shell.start(cols, rows)
+        return shell
+
+
+def command_records(cols: int = 80, rows: int = 24, commands: list[str] | None = None,
+                    timeout: float = 5.0) -> Iterator[Record]:
+    """Rows of a real shell session: each command typed one keystroke per frame, then Enter and
+    its output. Uses the sandboxed shell the product uses when it can start."""
+    theme = THEMES["dark"]
+    shell = _shell_backend(cols, rows)
+    term = Terminal(cols, rows)
+    prev: ScreenState | None = None
+    source = f"commands:{shell.name}"
+
+    def pump(action: str, wait: float) -> Iterator[Record]:
+        nonlocal prev
+        deadline = time.monotonic() + wait
+        got = False
+        while time.monotonic() < deadline:
+            data = shell.read(0.05)
+            if data:
+                term.feed(data)
+                got = True
+            elif got:
+                break
+        damage = term.take_damage()
+        screen = term.snapshot()
+        todo = range(screen.rows) if prev is None else sorted(damage)
+        yield from screen_records(prev, screen, todo, action, theme, source)
+        prev = screen
+
+    try:
+        yield from pump("", 2.0)
+        for cmd in commands or COMMANDS:
+            for ch in cmd:
+                shell.write(ch.encode())
+                yield from pump(ch, 0.5)
+            shell.write(b"\r")
+            yield from pump("Enter", timeout)
+    finally:
+        shell.close()
 
 
 def all_groups(shared: str | Path, synthetic: int, seed: int, with_commands: bool = True

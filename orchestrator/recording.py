@@ -20,6 +20,7 @@ that changed) at chosen moments; `screen_at(cast, seconds)` is the one-shot form
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -289,14 +290,28 @@ class CastWriter:
             header["theme"] = {"fg": _hex(theme.fg), "bg": _hex(theme.bg),
                                "palette": ":".join(_hex(c) for c in theme.palette)}
         self.path = Path(path)
-        self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - kept open on purpose
+        # unbuffered: each event is one write(2) of a whole line, so a kill -9 between events
+        # leaves only whole lines, and a failed write can be cut off again (see _write)
+        self._file = open(self.path, "wb", buffering=0)  # noqa: SIM115 - kept open on purpose
+        self._size = 0  # bytes of whole lines written so far
         self._start = time.monotonic()
         self._last = 0.0
         self._write(json.dumps(header, ensure_ascii=False))
 
     def _write(self, line: str) -> None:
-        self._file.write(line + "\n")
-        self._file.flush()
+        data = memoryview((line + "\n").encode("utf-8"))
+        try:
+            while data:
+                data = data[self._file.write(data):]
+        except OSError as e:
+            # the disk is full or a file-size limit was hit (issue 8): cut the half-written line
+            # off, so the file stays a valid recording of every event before, and say so
+            with contextlib.suppress(OSError):
+                self._file.truncate(self._size)
+                self._file.seek(self._size)
+            raise CastError(f"cannot write the recording {self.path}: {e.strerror or e} "
+                            "(every event before this one is intact)") from None
+        self._size = self._file.tell()
 
     def event(self, code: str, data: str, t: float | None = None) -> None:
         """Append one event (code o, i, m, r or x); `t` in seconds from the start."""

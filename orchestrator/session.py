@@ -12,6 +12,7 @@ Without a shell, a minimal line editor with a "> " prompt stands in (handy for s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -41,8 +42,6 @@ _KEYS = {
     "f6": "\x1b[17~", "f7": "\x1b[18~", "f8": "\x1b[19~", "f9": "\x1b[20~", "f10": "\x1b[21~",
     "f11": "\x1b[23~", "f12": "\x1b[24~",
 }
-_DECCKM = 1 << 5  # pyte stores private mode 1 (application cursor keys) shifted by 5
-_BRACKETED_PASTE = 2004 << 5
 
 
 class UnknownKeyError(ValueError):
@@ -336,12 +335,35 @@ class Session:
         self._check_open()
         return [self._keystroke(ch.encode(), ch) for ch in text]
 
+    def keys(self, text: str) -> StepOutput:
+        """Type a burst of characters at once, as a terminal's typeahead does: one write, one
+        frame (`type` draws a frame per character)."""
+        self._check_open()
+        if len(text) == 1:
+            return self.type(text)[-1]
+        return self._keystroke(text.encode(), text)
+
+    def set_renderer(self, renderer: Any, theme: str | None = None) -> None:
+        """Swap the renderer (a registry name or a Renderer) and optionally the theme, keeping
+        the shell and the screen; the next frame is drawn in full."""
+        self._check_open()
+        if theme is not None:
+            self.config = replace(self.config, theme=theme)
+        if isinstance(renderer, str):
+            self.config = replace(self.config, renderer=renderer)
+            renderer = self._make_renderer()
+        self.renderer = renderer
+        self._raster = self._make_raster()
+        self._ocr = None
+        if hasattr(renderer, "reset"):
+            renderer.reset()
+
     def key(self, name: str, wait: bool = True) -> StepOutput:
         """Press a key: "Enter", "Tab", "Up", "ctrl+c", "alt+b", "F5"... Enter at the shell
         prompt is routed like run(); with wait=False it returns once the command has started
         instead of when it is done (so a script can press ctrl+c next)."""
         self._check_open()
-        app = _DECCKM in self.terminal._screen.mode
+        app = self.terminal.mode(1)  # DECCKM: application cursor keys
         data = key_bytes(name, app_cursor=app)
         if data == b"\r":
             self._drain()
@@ -371,7 +393,7 @@ class Session:
         """Paste text (bracketed when the program asked for it); one frame."""
         self._check_open()
         data = text.replace("\r\n", "\r").replace("\n", "\r").encode()
-        if _BRACKETED_PASTE in self.terminal._screen.mode:
+        if self.terminal.mode(2004):
             data = b"\x1b[200~" + data + b"\x1b[201~"
         if self.shell is None:
             for ch in text:
@@ -448,15 +470,11 @@ class Session:
             return
         self._closed = True
         if self.shell is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.shell.close()
-            except Exception:
-                pass
         for r in self.reasoners.values():
-            try:
+            with contextlib.suppress(Exception):
                 r.close()
-            except Exception:
-                pass
         if self._record_file is not None:
             self._record_file.close()
 
@@ -467,10 +485,8 @@ class Session:
         self.close()
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:
-            pass
 
     # -- the loop's parts ---------------------------------------------------------------------
     def _check_open(self) -> None:

@@ -18,6 +18,7 @@ reference rasterizer and the output says so (info["nan"] = True, info["fallback"
 from __future__ import annotations
 
 import json
+import os
 import time
 import zlib
 from collections.abc import Iterable
@@ -81,9 +82,12 @@ class CellCaptioner:
     """
 
     def __init__(self, theme: str | Theme = "dark", font: FontSpec | None = None,
-                 glyph_style: str = "styled") -> None:
+                 glyph_style: str = "styled", cursor: str = "block") -> None:
+        if cursor not in ("block", "none"):
+            raise ValueError(f"the neural renderer draws a block cursor or none, not {cursor!r} "
+                             "(its model was trained on block cursors)")
         self.raster = RasterRenderer(RasterConfig(theme=theme, font=font or FontSpec(),
-                                                  cursor="block"))
+                                                  cursor=cursor))
         self.glyph_style = glyph_style
 
     @property
@@ -101,7 +105,8 @@ class CellCaptioner:
         else:
             plain = ScreenState(screen.cols, screen.rows, screen.chars, screen.fg, screen.bg,
                                 np.zeros_like(screen.attrs))
-            glyph = raster.atlas.masks[raster.glyph_indices(plain, rows)].reshape(r, c, -1)
+            idx = raster.glyph_indices(plain, rows)  # first: it may grow the atlas's stack
+            glyph = raster.atlas.masks[idx].reshape(r, c, -1)
         attrs = screen.attrs[rows]
         fg_codes = screen.fg[rows]
         theme = raster.theme
@@ -115,7 +120,8 @@ class CellCaptioner:
         for i, bit in enumerate((BOLD, ITALIC, UNDERLINE, INVERSE, STRIKE)):
             bits[..., i] = (attrs & bit) != 0
         cr, cc = screen.cursor
-        if screen.cursor_visible and cr in rows and 0 <= cc < c:
+        if (screen.cursor_visible and raster.config.cursor == "block" and cr in rows
+                and 0 <= cc < c):
             ri = rows.index(cr)
             bits[ri, cc, 5] = 1
             text = screen.chars[cr][cc]
@@ -205,21 +211,25 @@ class NeuralRenderer:
         steps: denoising steps per frame (1-4 is the intended range).
         seed: default seed when `render` gets none.
         guidance: classifier-free guidance scale (1 = none; >1 costs a second forward pass).
-        threads: torch CPU threads (None leaves torch's setting alone).
+        threads: torch CPU threads (None leaves torch's setting alone). One thread is the
+            default: on a shared 2-core machine two threads stall on each other (measured in
+            benchmarks/results/neural.md).
+        font: the glyph atlas's font (its cells must match the checkpoint's).
+        cursor: "block" or "none".
     """
 
     name = "neural"
 
     def __init__(self, model: Any, *, theme: str | Theme = "dark", steps: int = 1, seed: int = 0,
-                 guidance: float = 1.0, threads: int | None = 2,
-                 font: FontSpec | None = None) -> None:
+                 guidance: float = 1.0, threads: int | None = 1,
+                 font: FontSpec | None = None, cursor: str = "block") -> None:
         from diffusers import FlowMatchEulerDiscreteScheduler
 
         if threads is not None:
             torch.set_num_threads(int(threads))
         self.model = model.eval()
         cfg = model.config
-        self.captioner = CellCaptioner(theme, font, cfg.glyph_style)
+        self.captioner = CellCaptioner(theme, font, cfg.glyph_style, cursor)
         atlas_cell = self.captioner.raster.atlas.cell
         if atlas_cell != (cfg.cell_h, cfg.cell_w):
             raise CheckpointError(f"checkpoint cells are {cfg.cell_w}x{cfg.cell_h} px but the font "
@@ -392,6 +402,9 @@ class NeuralRenderer:
         return RenderOutput(self._frame.copy(), rows, info)
 
 
-def create(checkpoint: str | Path | None = None, **options: Any) -> NeuralRenderer:
-    """Registry factory for "neural": the shipped checkpoint unless `checkpoint` names another."""
-    return NeuralRenderer.from_pretrained(checkpoint or DEFAULT_CHECKPOINT, **options)
+def create(checkpoint: str | Path | None = None, model: str | Path | None = None,
+           **options: Any) -> NeuralRenderer:
+    """Registry factory for "neural": the checkpoint directory `checkpoint` (or `model`, which
+    the CLI's --model DIR passes), else $HYBRID_NC_CHECKPOINT, else the shipped one."""
+    path = checkpoint or model or os.environ.get("HYBRID_NC_CHECKPOINT") or DEFAULT_CHECKPOINT
+    return NeuralRenderer.from_pretrained(path, **options)

@@ -7,9 +7,10 @@ residual is
 
     |x - fit|^2 = sum_c |x_c - mean x_c|^2 - sum_c (x_c . ĝ)^2
 
-so a whole frame is one matrix product (cells x 3 channels) @ (masks)^T plus a square and a sum:
-both polarities, any colours, milliseconds. The best mask wins. Guards that make it a judge rather
-than a guesser:
+A two-colour cell is rank 1 in colour, so every mask is ranked on the cell's principal colour axis
+(one (cells x P) @ (P x masks) product for the frame), and the best, the hinted and the blank
+masks are refitted exactly per channel: both polarities, any colours, milliseconds. Guards that
+make it a judge rather than a guesser:
 
 * a fit whose two colours are closer than MIN_CONTRAST, and that is not exact, is not a glyph but
   a flat cell; on a noisy frame a glyph must also explain far more than the noise could (noise is

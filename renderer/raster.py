@@ -23,7 +23,7 @@ import numpy as np
 
 from .base import RenderOutput
 from .fonts import FontSpec, GlyphAtlas
-from .screen import BOLD, INVERSE, TRUECOLOR, ScreenState, char_width
+from .screen import BOLD, INVERSE, ScreenState, char_width
 from .themes import Theme, get_theme
 
 CursorStyle = Literal["block", "underline", "bar", "hollow", "none"]
@@ -185,7 +185,8 @@ class RasterRenderer:
         c = min(max(c, 0), screen.cols - 1)  # a pending wrap leaves the cursor one past the end
         if c > 0 and screen.chars[r][c] == "":
             c -= 1  # on the right half of a wide character: the cursor covers the character
-        n = 2 if char_width(screen.chars[r][c]) == 2 and c + 1 < screen.cols else 1
+        text = screen.chars[r][c]
+        n = 2 if text >= "\u1100" and char_width(text) == 2 and c + 1 < screen.cols else 1
         return r, c, n
 
     def _row_key(self, screen: ScreenState, r: int, cursor: tuple[int, int, int] | None
@@ -320,4 +321,4 @@ def _runs(rows: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-__all__ = ["CURSOR_STYLES", "TRUECOLOR", "RasterConfig", "RasterRenderer", "shared_atlas"]
+__all__ = ["CURSOR_STYLES", "RasterConfig", "RasterRenderer", "shared_atlas"]

@@ -54,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
         sock.close()
         raise OSError(f"cannot listen on {args.host}:{args.port}: {e.strerror}") from None
     port = sock.getsockname()[1]
+    print("hybrid-nc serve: loading the renderer ...", file=sys.stderr, flush=True)
+    problem = service.warm_up()
+    if problem:
+        print(f"hybrid-nc serve: warning: {problem}; pages will show the raster renderer",
+              file=sys.stderr, flush=True)
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{port}/" + (f"?token={service.token}" if service.token else "")
     print(f"hybrid-nc serve: open {url}", flush=True)

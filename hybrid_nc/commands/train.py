@@ -1,5 +1,6 @@
-"""`hybrid-nc train`: build the renderer's training data and train a CellDiT on it (accelerate:
-run it as `accelerate launch -m hybrid_nc train ...` for several processes or GPUs).
+"""`hybrid-nc train`: build the neural renderer's training data and train a CellDiT on it.
+
+It runs on accelerate: `accelerate launch -m hybrid_nc train ...` for several processes or GPUs.
 
 Precedence: command-line flags > the --config file > TrainConfig's defaults.
 """

@@ -5,11 +5,12 @@ only translates HTTP and WebSocket traffic into calls on it, so tests drive the 
 through FastAPI's TestClient, and `hybrid-nc serve` is a few lines around uvicorn.
 
 Each tab is one `Session` (orchestrator/session.py) on its own worker thread: Session calls block
-(Enter waits for the command), so they never run on the event loop. Input waits in a bounded queue;
+(drawing, verifying, a reasoner's answer), so they never run on the event loop. Input waits in a bounded queue;
 the worker applies *every* queued action in order and sends only the newest frame when a burst is
 done (frames may be skipped, keys never are). While idle the worker polls the session, so output
-that arrives on its own (`top`, a background job) reaches the page. Ctrl+C while a command blocks the
-worker goes to the shell at once, as a tty would deliver it.
+that arrives on its own (`top`, a background job) reaches the page. Enter returns as soon as the
+command has started (`Session.key(..., wait=False)`), so a running command's output streams in
+through those polls and Ctrl+C is an ordinary key, applied in order.
 
 WebSocket protocol (`/ws?token=T&cols=C&rows=R`), client -> server JSON:
 
@@ -59,12 +60,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.background import BackgroundTask
 
-from hybrid_nc.interrupt import InterruptibleShell, make_interruptible
-
 STATIC = Path(__file__).resolve().parent / "static"
 VIEWS = ("neural", "raster", "side")
-INTERRUPT_KEYS = {"ctrl+c", "ctrl+C", "control+c"}
-BLOCKED_AFTER = 0.25  # seconds a worker must be busy before Ctrl+C bypasses its queue
+RUNNING_POLL = 0.03  # seconds between polls while a command runs (its output streams)
 HEADER = struct.Struct(">BIII")  # channel, frame width, frame height, y offset
 
 Send = Callable[[Any], None]
@@ -263,9 +261,7 @@ class WebSession:
         self.closed = threading.Event()
         self.close_reason = "closed"
         self.session: Any = None
-        self._shell: InterruptibleShell | None = None
         self.created = self.last_input = time.monotonic()
-        self.waiting_since: float | None = None  # set while an Enter waits for its command
         self.notice: str | None = None
         self.primary = "neural"
         self.view = "neural"
@@ -288,16 +284,6 @@ class WebSession:
     def receive(self, msg: dict[str, Any]) -> None:
         """Queue a validated client message; QueueFull when the tab is too far behind."""
         self.last_input = time.monotonic()
-        if msg["type"] == "keys" and self._blocked() and self._inbox.empty():
-            keys = msg["keys"]
-            if any(k in INTERRUPT_KEYS for k in keys):
-                # a command holds the worker (Enter waits for it): deliver Ctrl+C now, as the
-                # tty would, and keep the other keys in order behind it
-                self._interrupt()
-                keys = [k for k in keys if k not in INTERRUPT_KEYS]
-                if not keys:
-                    return
-                msg = {"type": "keys", "keys": keys}
         try:
             self._inbox.put_nowait(msg)
         except queue.Full:
@@ -317,28 +303,17 @@ class WebSession:
         return item.future
 
     def close(self, reason: str) -> None:
-        """Ask the worker to end the session (it interrupts a blocking command first)."""
+        """Ask the worker to end the session (and the shell with everything it runs)."""
         if self._closing.is_set():
             return
         self.close_reason = reason
         self._closing.set()
-        if self._blocked(0.0):
-            self._interrupt()
         with contextlib.suppress(queue.Full):
             self._inbox.put_nowait(_STOP)
 
     def join(self, timeout: float | None = None) -> bool:
         self._thread.join(timeout)
         return not self._thread.is_alive()
-
-    def _blocked(self, after: float = BLOCKED_AFTER) -> bool:
-        """True while the worker waits for a command (an Enter) for at least `after` seconds."""
-        since = self.waiting_since
-        return self.session is not None and since is not None and time.monotonic() - since >= after
-
-    def _interrupt(self) -> None:
-        if self._shell is not None:
-            self._shell.request()
 
     # -- the worker thread ----------------------------------------------------------------
     def _run(self) -> None:
@@ -381,7 +356,6 @@ class WebSession:
         renderer = self._make_renderer(self.primary, self.theme)
         self.view = "raster" if _name(renderer) == "raster" else "neural"
         s = Session(renderer=renderer, on_frame=self._on_frame, **opts)
-        self._shell = make_interruptible(s)
         self.session = s
         self._emit({
             "type": "hello", "session": self.id, "cols": s.terminal.cols, "rows": s.terminal.rows,
@@ -412,8 +386,11 @@ class WebSession:
 
     def _loop(self) -> None:
         while not self._closing.is_set():
+            shell = getattr(self.session, "shell", None)
+            running = shell is not None and not shell.at_prompt
             try:
-                first = self._inbox.get(timeout=self.config.poll_interval)
+                first = self._inbox.get(timeout=RUNNING_POLL if running
+                                        else self.config.poll_interval)
             except queue.Empty:
                 self._poll()
                 continue
@@ -464,22 +441,18 @@ class WebSession:
             errors = []
             for run in _runs_of_text(msg["keys"]):
                 if len(run) > 1:
-                    type_burst(s, "".join(run))
+                    s.keys("".join(run))
                     continue
-                k = run[0]
-                # Ctrl+C may bypass the queue only while an Enter waits for its command: keys
-                # typed before it must reach the shell first
-                self.waiting_since = time.monotonic() if k.lower() in ("enter", "return") else None
                 try:
-                    s.key(k)
+                    # Enter returns once the command has started: the worker stays free, the
+                    # command's output streams in through polls, and Ctrl+C is just a key
+                    s.key(run[0], wait=False)
                 except ValueError as e:  # an unknown key name skips that key only
                     errors.append(_one_line(e))
-                finally:
-                    self.waiting_since = None
             if errors:
                 self._emit({"type": "error", "message": errors[0]})
         elif kind == "text":
-            type_burst(s, msg["data"])
+            s.keys(msg["data"])
         elif kind == "paste":
             s.paste(msg["data"])
         elif kind == "resize":
@@ -500,7 +473,7 @@ class WebSession:
         if theme != self.theme or want != _name(s.renderer):
             self.notice = None
             renderer = self._make_renderer(want, theme)
-            _swap_renderer(s, renderer, theme)
+            s.set_renderer(renderer, theme)
             if theme != self.theme:  # the reference is drawn in the new theme too
                 self._reference = None
                 self._sent.pop(1, None)
@@ -646,20 +619,6 @@ def _runs_of_text(keys: list[str]) -> list[list[str]]:
     return runs
 
 
-def type_burst(session: Any, text: str) -> Any:
-    """Type `text` (printable characters) into the session with ONE frame at the end.
-
-    `Session.type` draws and verifies a frame per character, which is right for a script and
-    too slow for a fast typist (verification costs tens of ms per frame). The session's own
-    keystroke step takes any number of bytes, so the burst goes to the pty at once, as a
-    terminal's typeahead does. (Session has no public call for this; the report asks for one.)
-    """
-    keystroke = getattr(session, "_keystroke", None)
-    if not callable(keystroke) or len(text) < 2:
-        return session.type(text)[-1]
-    return keystroke(text.encode(), text)
-
-
 def _cursor_span(screen: Any) -> list[int] | None:
     r, c = screen.cursor
     if not (screen.cursor_visible and 0 <= r < screen.rows and 0 <= c < screen.cols):
@@ -711,22 +670,6 @@ def _atlas_of(renderer: Any) -> Any:
     return atlas
 
 
-def _swap_renderer(session: Any, renderer: Any, theme: str) -> None:
-    """Give a live session another renderer (and theme), keeping its shell and screen.
-
-    Session has no public call for this yet, so its renderer, config and verify raster are set
-    here; the report asks for `Session.set_renderer(renderer, theme=None)` to replace it.
-    """
-    session.renderer = renderer
-    session.config = replace(session.config, theme=theme)
-    make_raster = getattr(session, "_make_raster", None)
-    if callable(make_raster):
-        session._raster = make_raster()
-    session._ocr = None
-    if hasattr(renderer, "reset"):
-        renderer.reset()
-
-
 # -- the serving object -----------------------------------------------------------------------
 class TerminalService:
     """Owns every tab's session: opens, finds, reaps and closes them, within the limits.
@@ -746,6 +689,20 @@ class TerminalService:
     def sessions(self) -> dict[str, WebSession]:
         with self._lock:
             return dict(self._sessions)
+
+    def warm_up(self) -> str | None:
+        """Create the default renderer once, so that its imports and weights are loaded before
+        the first tab asks (the neural one takes ~25 s cold on a CPU, 0.2 s warm). Returns why it
+        cannot load, if it cannot: tabs then show the raster renderer with a notice."""
+        from orchestrator.session import SessionConfig
+
+        opts = dict(self.config.session_options)
+        name = str(opts.get("renderer") or SessionConfig.renderer)
+        try:
+            _create_renderer(name, str(opts.get("theme") or SessionConfig.theme))
+        except Exception as e:
+            return f"the {name} renderer is unavailable ({_one_line(e)})"
+        return None
 
     def authorized(self, token: str | None) -> bool:
         """Whether a request's token is good (always, when the service has none)."""

@@ -676,7 +676,8 @@ class LLMReasoner:
         The pieces joined are exactly `last_reply.text`. Order on screen: the model's text, then
         (kind "expression") "EXPRESSION = RESULT" with RESULT from sympy; an error is the last line.
         """
-        question = re.sub(r"^\s*ask(\s+|$)", "", line).strip()  # "ask" routes; it is not asked
+        # the router has already taken "ask " off (orchestrator/router.py); the rest is the question
+        question = line.strip()
         shown: list[str] = []
         trace: dict[str, Any] = {"model": self.settings.model}
         self.last_reply = None

@@ -62,6 +62,8 @@ class ShellLimits:
     file_size: largest file a process may write, in bytes (RLIMIT_FSIZE).
     open_files: file descriptors per process (RLIMIT_NOFILE).
     tmp_size, home_size: sizes of the private /tmp and (when no workdir is given) home tmpfs.
+    memory: resident private memory (RssAnon) of all sandbox processes together, in bytes;
+        checked with the process count while the session reads output (see ShellBackend).
     """
 
     processes: int = 128
@@ -71,10 +73,13 @@ class ShellLimits:
     open_files: int = 1024
     tmp_size: int = 256 << 20
     home_size: int = 256 << 20
+    # RLIMIT_AS bounds each process, not their sum: without this, 128 processes of 4 GiB each
+    # could take the host's memory (found by tests/security/test_resources.py, issue 8)
+    memory: int = 4 << 30
 
     def __post_init__(self) -> None:
         for name in ("processes", "address_space", "cpu_seconds", "file_size", "open_files",
-                     "tmp_size", "home_size"):
+                     "tmp_size", "home_size", "memory"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"ShellLimits.{name} must be a positive int, got {value!r}")
@@ -463,6 +468,22 @@ class ProcessTable:
     def count(self) -> int:
         """Processes in the sandbox now (sandbox init and supervisor included)."""
         return len(self.members())
+
+    def resident(self) -> int:
+        """Bytes of private anonymous memory (RssAnon) the sandbox's processes hold now: what a
+        memory bomb allocates (shared library pages are not counted, so a fork bomb of small
+        processes does not look like one)."""
+        total = 0
+        for pid in self.members():
+            try:
+                with open(f"/proc/{pid}/status", "rb") as f:
+                    for line in f:
+                        if line.startswith(b"RssAnon:"):
+                            total += int(line.split()[1]) * 1024
+                            break
+            except (OSError, ValueError):
+                continue
+        return total
 
     def kill_all_but_shell(self, freeze: bool = True, rounds: int = 60) -> int:
         """Kill every process of the sandbox except init, the supervisor and the interactive

@@ -62,15 +62,28 @@ _READ_CAP = 16 * 1024
 _HELD_FLUSH = 0.05  # a held-back partial marker that stays incomplete this long is passed on
 _START_TIMEOUT = 20.0
 _DEAD = "the sandbox has ended; start a new session"
-# what a binary blob may have switched on: SGR, G0 charset, shift-in, cursor, autowrap, insert
-_SANE = b"\x1b[0m\x1b(B\x0f\x1b[?25h\x1b[?7h\x1b[4l"
-# answers a terminal sends to a program (device attributes, cursor position, status reports)
-_REPLIES = re.compile(rb"(?:\x1b\[[?>]?[0-9;]*[cRnt])+")
+# Undo what binary output may have switched on, so the notice and the prompt after it are
+# readable: UTF-8 mode (ESC % G), G0 charset + shift-in, SGR, cursor shown, autowrap, insert off,
+# normal cursor keys and keypad, mouse reports off. None of this moves the cursor.
+_SANE = (b"\x1b%G\x1b(B\x0f\x1b[0m\x1b[?25h\x1b[?7h\x1b[4l\x1b[?1l\x1b>"
+         b"\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l")
+# Binary output that also held escape sequences may have moved the cursor, set scroll margins or
+# origin mode, or switched screens: nothing on the screen can be trusted, so (like `reset`) the
+# main screen is restored, the margins freed and the screen cleared before the notice.
+_RESET = b"\x1b[?47l\x1b[r\x1b[?6l" + _SANE + b"\x1b[H\x1b[2J"
+# answers a terminal sends to a program: device attributes, status and cursor reports, mode
+# reports (DECRPM), window size, DCS version strings; 7-bit or 8-bit (S8C1T, UTF-8 encoded)
+_REPLIES = re.compile(
+    rb"(?:(?:\x1b\[|\xc2\x9b|\x9b)[?>]?[0-9;]*\$?[cRnty]"
+    rb"|(?:\x1bP|\xc2\x90|\x90)[^\x1b\x9c]*(?:\x1b\\|\xc2\x9c|\x9c))+")
 
 
 def _notice(text: str) -> bytes:
-    """A visible one-line notice; CAN first so that it cannot end up inside a cut-off escape."""
-    return b"\x18\x1b[0m\r\n\x1b[1;33m[hybrid-nc: " + text.encode() + b"]\x1b[0m\r\n"
+    """A visible one-line notice. CAN first, so it cannot end up inside a cut-off escape
+    sequence, then UTF-8 mode and the ASCII charset, so garbage before it cannot turn it into
+    line-drawing symbols."""
+    return (b"\x18\x1b%G\x1b(B\x0f\x1b[0m\r\n\x1b[1;33m[hybrid-nc: " + text.encode()
+            + b"]\x1b[0m\r\n")
 
 
 class _Event:
@@ -141,6 +154,8 @@ class ShellBackend:
         self._out_count = 0
         self._discarding = False
         self._binary = False
+        self._escapes = False  # the running command's output held escape sequences
+        self._flooded = False
         self._drop_replies = False
         self._utf8 = codecs.getincrementaldecoder("utf-8")("strict")
         self._held = b""
@@ -215,8 +230,8 @@ class ShellBackend:
                 break
             time.sleep(0.01)
         if self.unsafe:
-            self._outq[:0] = _notice("running WITHOUT a sandbox (--unsafe-no-sandbox): "
-                                     "commands can read and change this machine")
+            self._outq[:0] = _notice("NO SANDBOX (--unsafe-no-sandbox) - commands can change "
+                                     "this machine")
 
     def alive(self) -> bool:
         """True while the sandbox runs (a shell that exited is replaced, so this stays True)."""
@@ -520,6 +535,10 @@ class ShellBackend:
             self._outq += data[:cut]
             self._flood()
             return
+        if self._phase == "running" and not self._escapes and (b"\x1b" in data or b"\x9b" in data):
+            # readline's own bracketed-paste switches around every command do not count
+            rest = data.replace(b"\x1b[?2004h", b"").replace(b"\x1b[?2004l", b"")
+            self._escapes = b"\x1b" in rest or b"\x9b" in rest
         if self._phase == "running" and not self._binary:
             try:
                 self._utf8.decode(data)
@@ -562,8 +581,8 @@ class ShellBackend:
             self._command_done()
             self._queued_enters = 0
             self._phase = "starting"
-            self._outq += _notice(f"the shell exited (status {self.last_status}); a new one "
-                                  "was started - files are kept")
+            self._outq += _notice(f"shell exited (status {self.last_status}) - started a new "
+                                  "one, files kept")
 
     def _begin_command(self, now: float) -> None:
         self._phase = "running"
@@ -572,7 +591,7 @@ class ShellBackend:
         self._deadline = now + self._cmd_timeout if self._cmd_timeout > 0 else None
         self._stop_stage = 0
         self._out_count = 0
-        self._binary = False
+        self._binary = self._escapes = self._flooded = False
         self._drop_replies = False
         self._utf8.reset()
 
@@ -581,9 +600,15 @@ class ShellBackend:
         self._stop_stage = 0
         self._discarding = False
         if self._binary:
-            self._binary = False
-            self._outq += _SANE + _notice("the command printed binary data; terminal "
-                                          "attributes were reset")
+            if self._escapes:
+                text = (f"output limit ({self.max_output} bytes) reached; binary data - "
+                        "screen reset" if self._flooded
+                        else "the command printed binary data; the screen was reset")
+                self._outq += _RESET + _notice(text)
+            else:
+                self._outq += _SANE + _notice("the command printed binary data; terminal "
+                                              "attributes were reset")
+        self._binary = self._escapes = self._flooded = False
 
     # -- internals: guarding the session ---------------------------------------------------------
     def _housekeeping(self) -> None:
@@ -610,8 +635,9 @@ class ShellBackend:
             self._check_processes()
 
     def _flood(self) -> None:
-        self._outq += _notice(f"output limit of {self.max_output} bytes reached - command "
-                              "stopped, the rest of its output dropped")
+        self._flooded = True
+        self._outq += _notice(f"output limit ({self.max_output} bytes) reached - command "
+                              "stopped")
         self._out_count = 0
         if self._phase == "running":
             self._discarding = True
@@ -666,6 +692,9 @@ class ShellBackend:
         table = self._table
         if table is None:
             return
+        if table.resident() > self.limits.memory:
+            self._memory_exceeded(table)
+            return
         if table.count() < self.limits.processes - 2:
             return
         killed = table.kill_all_but_shell()
@@ -675,7 +704,21 @@ class ShellBackend:
         while time.monotonic() < end and self._quiet_for(0.02) is False:
             self._pump(0.0)
         self._outq += _notice(f"process limit ({self.limits.processes}) reached - {killed} "
-                              "processes killed, the shell was kept")
+                              "processes killed")
+        if self._phase == "prompt":
+            self._redraw()
+
+    def _memory_exceeded(self, table: ProcessTable) -> None:
+        """The sandbox's processes together hold more than limits.memory (issue 8: RLIMIT_AS
+        caps each process, not their sum): kill all but the shell, and the shell as well when it
+        alone is over (the supervisor starts a new one)."""
+        killed = table.kill_all_but_shell()
+        if table.resident() > self.limits.memory:
+            shell = table.shell()
+            if shell is not None and table.kill_pid(shell, signal.SIGKILL):
+                killed += 1
+        self._outq += _notice(f"memory limit ({self.limits.memory >> 20} MiB for all processes) "
+                              f"reached - {killed} processes killed")
         if self._phase == "prompt":
             self._redraw()
 

@@ -120,7 +120,7 @@ class PairChecker:
         reason = ("unstable" if not stable else "text" if wrong else
                   "colour" if wrong_colour else "cursor" if not cursor_ok else "")
         return PairCheck(not reason, reason, wrong, wrong_colour, int(visible.sum()),
-                         tuple(cursor_reported) if cursor_reported else None, examples, spill)
+                         cursor_reported, examples, spill)
 
     def _calibrated(self, screen: ScreenState) -> np.ndarray:
         """(rows, cols) bool: blank cells and cells whose glyph has a learned template."""

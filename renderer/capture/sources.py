@@ -519,7 +519,7 @@ def _attributes(rng: random.Random, cols: int, rows: int) -> list[str]:
 
 def _box(rng: random.Random, cols: int, rows: int) -> list[str]:
     kind = rng.choice(list(BOX_SETS))
-    tl, tr, bl, br, h, v, lt, rt, tt, bt, x = BOX_SETS[kind]
+    tl, tr, bl, br, h, v, lt, rt, tt, bt, x = list(BOX_SETS[kind])
     widths = [rng.randint(6, 14) for _ in range(rng.randint(3, 5))]
     while sum(widths) + len(widths) + 1 > cols:
         widths.pop()

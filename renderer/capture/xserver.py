@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import time
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ class VirtualDisplay:
         self.width, self.height = width, height
         self.proc: subprocess.Popen[bytes] | None = None
         self.name = ""
-        self._x = None
+        self._x: Any = None  # Xlib.display.Display (python-xlib has no type hints)
 
     def __enter__(self) -> VirtualDisplay:
         self.start()
@@ -90,7 +91,7 @@ class VirtualDisplay:
         """Environment for programs that should draw on this display."""
         return {"DISPLAY": self.name}
 
-    def _window(self, window_id: int):  # noqa: ANN202 - python-xlib has no type hints
+    def _window(self, window_id: int) -> Any:
         if self._x is None:
             raise CaptureError("the virtual display is not running")
         return self._x.create_resource_object("window", window_id)

@@ -133,6 +133,7 @@ class RowBatch:
     colours: np.ndarray  # (B, C, 6) float32
     bits: np.ndarray  # (B, C, 6) float32
     hint: np.ndarray  # (B, C, G) float32
+    contrast: np.ndarray  # (B, C) float32: max |fg - bg| over RGB (0-1) of the drawn colours
     action: list[str]
     chars: list[list[str]]  # the truth of each row, for evaluation
     screens: list[ScreenState]
@@ -187,8 +188,8 @@ class RowBatcher:
     def batch(self, records: list[dict[str, Any]], rng: np.random.Generator) -> RowBatch:
         """Rasterize and caption `records` (random crops drawn from `rng`)."""
         out: dict[str, list[Any]] = {k: [] for k in ("target", "prev", "has_prev", "glyph",
-                                                       "colours", "bits", "hint", "action",
-                                                       "chars", "screens")}
+                                                       "colours", "bits", "hint", "contrast",
+                                                       "action", "chars", "screens")}
         for rec in records:
             cur = ScreenState.from_json(rec["row"])
             start = self._crop_start(cur, rng)
@@ -198,6 +199,7 @@ class RowBatcher:
             if self.glyph_bank is not None and self.random_glyph_p > 0:
                 self._augment(tok, cur, rng)
             out["target"].append(tok.target()[0])
+            out["contrast"].append(np.abs(tok.fg[0] - tok.bg[0]).max(-1) / 255.0)
             if rec["prev"]:
                 prev = crop_row(ScreenState.from_json(rec["prev"]), start, self.cols)
                 px = cap.raster.draw_rows(prev, [0])
@@ -212,7 +214,8 @@ class RowBatcher:
             out["chars"].append(cur.chars[0])
             out["screens"].append(cur)
         arrays = {k: np.stack(out[k]) for k in ("target", "prev", "glyph", "colours", "bits",
-                                               "hint")}
+                                               "hint", "contrast")}
+        arrays["contrast"] = arrays["contrast"].astype(np.float32)
         return RowBatch(has_prev=np.array(out["has_prev"]), action=out["action"],
                         chars=out["chars"], screens=out["screens"], **arrays)
 

@@ -64,6 +64,10 @@ class TrainConfig:
     p_drop_prev: float = 0.3
     prev_noise: float = 0.3
     p_caption_drop: float = 0.05
+    # per-cell loss weight (contrast_ref / contrast)^2 clipped to [1, contrast_max_weight]: pixel
+    # MSE barely notices a blurred glyph drawn in two close colours, which the reader misreads
+    contrast_ref: float = 0.0  # 0 = plain MSE
+    contrast_max_weight: float = 25.0
     # bookkeeping
     seed: int = 0
     eval_every: int = 500
@@ -202,7 +206,13 @@ class Trainer:
         pred = model(xt.to(dev), t.to(dev), prev.to(dev), torch.from_numpy(batch.glyph).to(dev),
                      torch.from_numpy(batch.colours).to(dev), torch.from_numpy(batch.bits).to(dev),
                      action.to(dev), torch.from_numpy(batch.hint).to(dev), caption_mask=keep.to(dev))
-        return F.mse_loss(pred, x0.to(dev))
+        if not cfg.contrast_ref:
+            return F.mse_loss(pred, x0.to(dev))
+        contrast = torch.from_numpy(batch.contrast).clamp_min(1e-3)
+        w = (cfg.contrast_ref / contrast).square().clamp(1.0, cfg.contrast_max_weight)  # (B, C)
+        w = w / w.mean()  # keep the loss scale (and so the learning rate) comparable
+        err = (pred - x0.to(dev)).square().mean(-1)  # (B, C)
+        return (err * w.to(dev)).mean()
 
     # -- the loop ------------------------------------------------------------------------
     def train(self, resume: bool = False) -> dict[str, Any]:

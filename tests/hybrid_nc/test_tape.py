@@ -214,3 +214,30 @@ def test_wait_timeout_names_the_line(tmp_path: Path) -> None:
 def test_require_checks_the_program(tmp_path: Path) -> None:
     with pytest.raises(TapeError, match="t.tape:1: Require: program 'no-such-prog-xyz'"):
         run("Require no-such-prog-xyz\n", tmp_path)
+
+
+def test_env_theme_and_paste(tmp_path: Path) -> None:
+    result = run("""Set Theme light
+Set Theme "Catppuccin Mocha"
+Env GREETING "hi there"
+Type 'echo "$GREETING"' Enter
+Copy "echo copied"
+Paste
+Enter
+Wait+Screen /^copied$/
+""", tmp_path)
+    assert result.report["config"]["theme"] == "light"
+    assert any("unknown theme 'Catppuccin Mocha'" in w for w in result.warnings)
+    lines = [ln.rstrip() for ln in result.screen.lines]
+    assert "hi there" in lines and "copied" in lines
+    assert not any("export GREETING" in ln for ln in lines)  # set unseen, then cleared
+
+
+def test_module_entry_point_reports_errors_in_one_line(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from hybrid_nc.tape import main
+
+    (tmp_path / "bad.tape").write_text('Type "ok"\nTpye "typo"\n')
+    assert main([str(tmp_path / "bad.tape")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "tape: error: bad.tape:2: unknown command 'Tpye'"

@@ -33,7 +33,7 @@ from renderer.raster import RasterRenderer
 
 SESSION = (("renderer", "raster"), ("reasoners", ("shell", "sympy")))
 LOCAL = {"host": "127.0.0.1:8765"}
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(90)
 
 
 # -- pieces -----------------------------------------------------------------------------------
@@ -240,6 +240,17 @@ def test_ctrl_c_stops_a_running_command() -> None:
         page.send(type="keys", keys=["ctrl+c"])
         page.step_where(lambda lines: lines[1] == "^C" and lines[2].endswith("$"))
         assert time.monotonic() - t0 < 5
+
+
+def test_a_running_commands_output_streams_in() -> None:
+    with client() as c, c.websocket_connect("/ws?cols=60&rows=10", headers=LOCAL) as ws:
+        page = Page(ws)
+        page.step_where(lambda lines: lines[0].endswith("$"))
+        page.send(type="keys", keys=[*"for i in 1 2 3; do echo line$i; sleep 0.7; done", "Enter"])
+        # a frame with the first line and not yet the last: drawn while the command ran
+        step = page.step_where(lambda lines: "line1" in lines)
+        assert "line3" not in [ln.rstrip() for ln in step["lines"]]
+        page.step_where(lambda lines: "line3" in lines and lines[4].endswith("$"))
 
 
 def test_side_by_side_sends_the_raster_reference() -> None:

@@ -144,7 +144,21 @@ def test_the_terminal_in_chromium(server: str, artifacts_dir: Path) -> None:
             page.keyboard.type("echo done")
             page.keyboard.press("Enter")
             wait_truth(page, "^done *$")
-            page.wait_for_timeout(300)
+
+            # 6. copy: the exact symbolic text reaches the clipboard
+            page.click("#copy")
+            page.wait_for_function("navigator.clipboard.readText().then(t => t.includes('done'))")
+            copied = page.evaluate("navigator.clipboard.readText()")
+            screen = [ln.rstrip() for ln in page.evaluate("window.hnc.step.lines")]
+            assert copied == "\n".join(screen).rstrip("\n")
+            assert copied.splitlines()[-2] == "done"
+
+            # 7. side by side: the raster reference of the same screen appears next to it
+            page.select_option("#view", "side")
+            page.wait_for_function("!document.getElementById('reference-figure').hidden "
+                                   "&& document.getElementById('reference').width > 8 "
+                                   "&& window.hnc.step.cols < " + str(new_cols), timeout=30_000)
+            settle(page)
             page.screenshot(path=str(artifacts_dir / "web_terminal.png"))
             assert errors == [], errors
         finally:

@@ -287,7 +287,8 @@ def test_expression_pattern_rejects_the_rest(expr: str) -> None:
 
 
 def test_reply_schema_is_a_valid_json_schema() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
+
     schema = reply_schema(100)
     jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.validate({"kind": "answer", "text": "hi", "expression": ""}, schema)
@@ -320,14 +321,14 @@ def test_expressions_given_upper_bound_is_exact(shared_data: Path) -> None:
 # -- talking to a server ----------------------------------------------------------------------------
 def test_answer_streams_and_sends_a_structured_outputs_request(fake, llm) -> None:
     fake.reply(kind="answer", text="pyte is a terminal emulator\nin Python.", expression="")
-    pieces = list(llm.stream("ask what is pyte?", CTX))
+    pieces = list(llm.stream("what is pyte?", CTX))
     assert len(pieces) > 3                                    # shown as it arrived
     reply = llm.last_reply
     assert "".join(pieces) == reply.text == "pyte is a terminal emulator\nin Python."
     assert not reply.error and reply.trace["kind"] == "answer"
     assert reply.trace["model"] == "fake-model" and reply.trace["completion_tokens"] > 3
     body = fake.requests[-1]
-    assert body["messages"][-1] == {"role": "user", "content": "what is pyte?"}  # "ask " dropped
+    assert body["messages"][-1] == {"role": "user", "content": "what is pyte?"}
     assert body["stream"] is True and body["model"] == "fake-model"
     assert body["response_format"]["type"] == "json_schema"
     assert body["response_format"]["json_schema"]["schema"] == reply_schema(40 * 4)
@@ -428,7 +429,7 @@ def test_connection_lost_mid_reply(fake, llm) -> None:
     assert reply.text.splitlines()[-1] == f"[llm] server at {fake.url} stopped answering mid-reply"
 
 
-@pytest.mark.parametrize("line", ["ask   ", "ask", "  "])
+@pytest.mark.parametrize("line", ["", "  ", "\t"])
 def test_empty_question_asks_for_one(fake, llm, line: str) -> None:
     assert one_line_error(llm.answer(line, CTX)) == "[llm] ask what? type a question after 'ask'"
     assert fake.requests == []

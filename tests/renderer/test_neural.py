@@ -203,3 +203,13 @@ def test_bad_checkpoints_are_one_line_errors(tmp_path) -> None:
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="unreadable"):
         load_model(tmp_path)
+
+
+def test_cursor_styles() -> None:
+    screen = styled_screen()
+    none = CellCaptioner("dark", cursor="none").encode(screen, [0])
+    assert none.bits[..., 5].sum() == 0
+    assert np.array_equal(patches_to_rows(none.target(), 16, 8),
+                          RasterRenderer(theme="dark", cursor="none").draw_rows(screen, [0]))
+    with pytest.raises(ValueError, match="block cursor or none"):
+        NeuralRenderer(tiny(), cursor="bar")

@@ -102,6 +102,7 @@ def test_batches_match_the_reference_raster(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     b = batcher.batch(recs, rng)
     assert b.target.shape == (12, 16, 384) and b.glyph.shape == (12, 16, 128)
+    assert b.contrast.shape == (12, 16) and 0 <= b.contrast.min() and b.contrast.max() <= 1
     for j, rec in enumerate(recs):
         raster = batcher.captioner(rec["theme"]).raster
         ref = rows_to_patches(raster.draw_rows(b.screens[j], [0]), 16, 8)[0]
@@ -125,7 +126,7 @@ def test_crop_row_pads_and_keeps_the_cursor() -> None:
 def _cfg(tmp_path: Path, **kw: object) -> TrainConfig:
     base = TrainConfig(model=TINY_MODEL, data=str(tmp_path / "d"), cols=12, steps=4,
                        batch_size=6, eval_every=4, ckpt_every=2, eval_rows=4, glyph_bank=16,
-                       workers=0, warmup=2, out=str(tmp_path / "run"))
+                       workers=0, warmup=2, contrast_ref=0.5, out=str(tmp_path / "run"))
     return replace(base, **kw)
 
 
@@ -135,6 +136,10 @@ def test_trainer_trains_saves_resumes_and_evaluates(tmp_path: Path) -> None:
     tr = Trainer(_cfg(tmp_path), log=logs.append)
     a, b = tr.sample_batch(3), tr.sample_batch(3)
     assert np.array_equal(a.target, b.target)  # batches are a function of the step
+    weighted = float(tr.loss(a, 3))
+    plain = float(Trainer.loss(type("T", (), {"cfg": replace(tr.cfg, contrast_ref=0.0),
+                                              "model": tr.model, "acc": tr.acc})(), a, 3))
+    assert np.isfinite(weighted) and weighted != plain
     final = tr.train()
     assert tr.step == 4
     assert {"heldout_char_acc", "heldout_psnr", "special_char_acc", "loss"} <= set(final)

@@ -1,0 +1,289 @@
+"""Renderer variants for the ablations: what the caption may tell the model, and how to train and
+load such a model with the team's own trainer and renderer.
+
+A variant is a CellDiT checkpoint plus a *caption restriction*, applied to the cell-aligned caption
+tokens both in training (every batch) and at render time, so the model never sees more than its
+tier allows:
+
+    detailed   everything: glyph mask, fg/bg colours, attribute bits, cursor (the full system)
+    regular    the characters (regular-face glyph masks: the model must be built with
+               glyph_style="regular") but no colours, attributes or cursor
+    semantic   no cell content at all: only the previous frame and the hashed action token
+    native     the paper's pure neural computer: the caption of a row is withheld whenever that
+               row was written by something other than the user's own keystroke (a program's
+               output, the reasoner's answer, a new prompt); the user's typed line and the first
+               frame (the image a video model starts from) keep theirs
+
+A withheld cell gets a constant "null" token (zero mask, mid-grey colours, no bits): the caption
+encoder is linear, so a constant input carries no information about the cell. The restriction
+lives here rather than in the trainer (a teammate's file): `VariantTrainer` swaps the trainer's
+row batchers for restricting ones, and `VariantRenderer` wraps the renderer's captioner.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from renderer.neural import CellCaption, NeuralRenderer, load_model
+from renderer.screen import ScreenState
+from renderer.training.dataset import RowBatch, RowBatcher
+
+Restriction = Literal["detailed", "regular", "semantic", "native"]
+RESTRICTIONS: tuple[str, ...] = ("detailed", "regular", "semantic", "native")
+VARIANT_FILE = "variant.json"
+ABLATIONS = Path(__file__).resolve().parents[2] / "renderer" / "checkpoints" / "ablations"
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+class VariantError(ValueError):
+    """A variant config or checkpoint that cannot be used (one line)."""
+
+
+def check_restriction(name: str) -> str:
+    """`name` if it is a known restriction, else a VariantError."""
+    if name not in RESTRICTIONS:
+        raise VariantError(f"unknown caption restriction {name!r} "
+                           f"(choose from {', '.join(RESTRICTIONS)})")
+    return name
+
+
+# -- the restriction itself -------------------------------------------------------------------
+def null_cells(glyph: np.ndarray, colours: np.ndarray, bits: np.ndarray, where: np.ndarray,
+               *, keep_glyph: bool = False) -> None:
+    """Blank the caption of the cells selected by `where` (broadcast over the leading axes) in
+    place: glyph mask 0 (unless keep_glyph), colours 0 (mid grey), bits 0."""
+    sel = np.broadcast_to(where, glyph.shape[:-1])
+    if not keep_glyph:
+        glyph[sel] = 0.0
+    colours[sel] = 0.0
+    bits[sel] = 0.0
+
+
+def restrict_arrays(restriction: str, glyph: np.ndarray, colours: np.ndarray, bits: np.ndarray,
+                    withheld_rows: np.ndarray | None = None) -> None:
+    """Apply a restriction to caption arrays (R, C, ...) in place. `withheld_rows` (R,) bool
+    selects the rows the native restriction blanks; the other restrictions ignore it."""
+    r = glyph.shape[0]
+    everywhere = np.ones((r, 1), bool)
+    if restriction == "regular":
+        null_cells(glyph, colours, bits, everywhere, keep_glyph=True)
+    elif restriction == "semantic":
+        null_cells(glyph, colours, bits, everywhere)
+    elif restriction == "native" and withheld_rows is not None and withheld_rows.any():
+        null_cells(glyph, colours, bits, np.asarray(withheld_rows, bool)[:, None])
+
+
+def typed_action(action: Any) -> bool:
+    """True for an action that is one typed character (its echo is the user's own doing)."""
+    return isinstance(action, str) and len(action) == 1 and action.isprintable()
+
+
+def native_withheld_batch(batch: RowBatch) -> np.ndarray:
+    """(B,) rows of a training batch whose caption the native variant must not see: rows that
+    changed since their previous frame for a reason other than one typed character."""
+    changed = np.array([not np.array_equal(batch.target[i], batch.prev[i])
+                        for i in range(len(batch.action))])
+    typed = np.array([typed_action(a) for a in batch.action])
+    return batch.has_prev & changed & ~typed
+
+
+class RestrictedBatcher(RowBatcher):
+    """A RowBatcher whose batches carry only what the restriction allows (targets untouched)."""
+
+    def __init__(self, restriction: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.restriction = check_restriction(restriction)
+
+    def batch(self, records: list[dict[str, Any]], rng: np.random.Generator) -> RowBatch:
+        """The parent's batch, restricted."""
+        b = super().batch(records, rng)
+        withheld = native_withheld_batch(b) if self.restriction == "native" else None
+        restrict_arrays(self.restriction, b.glyph, b.colours, b.bits, withheld)
+        return b
+
+
+# -- configs and training ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class VariantConfig:
+    """An ablation config file: a TrainConfig (hybrid_nc/configs/train_*.json keys) plus the
+    caption restriction and the checkpoint name it is exported under."""
+
+    name: str
+    restriction: str
+    train: dict[str, Any]
+    path: str = ""
+
+    @classmethod
+    def load(cls, path: str | Path) -> VariantConfig:
+        """Read hybrid_nc/configs/ablation_<name>.json."""
+        p = Path(path)
+        try:
+            raw = json.loads(p.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise VariantError(f"cannot read ablation config {p}: {e}") from None
+        if not isinstance(raw, dict):
+            raise VariantError(f"ablation config {p} is not a JSON object")
+        restriction = check_restriction(str(raw.pop("caption", "detailed")))
+        name = str(raw.pop("variant", p.stem.removeprefix("ablation_")))
+        if restriction == "regular" and raw.get("model", {}).get("glyph_style") != "regular":
+            raise VariantError(f"{p}: the regular caption needs model.glyph_style = \"regular\" "
+                               "(styled masks would leak bold/italic/underline)")
+        return cls(name, restriction, raw, str(p))
+
+    def train_config(self, **over: Any) -> Any:
+        """The TrainConfig this variant trains with (`over` replaces fields)."""
+        from dataclasses import replace
+
+        from renderer.training import TrainConfig
+
+        cfg = TrainConfig.from_dict(dict(self.train))
+        return replace(cfg, **{k: v for k, v in over.items() if v is not None})
+
+
+def ablation_configs(names: list[str] | None = None) -> list[VariantConfig]:
+    """The committed ablation configs (hybrid_nc/configs/ablation_*.json), optionally by name."""
+    found = {c.name: c for c in (VariantConfig.load(p)
+                                 for p in sorted(CONFIGS.glob("ablation_*.json")))}
+    if names is None:
+        return list(found.values())
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise VariantError(f"no ablation config named {', '.join(missing)} "
+                           f"(have {', '.join(found)})")
+    return [found[n] for n in names]
+
+
+def make_trainer(variant: VariantConfig, cfg: Any, log: Any = print) -> Any:
+    """A renderer.training.Trainer whose batches (training and evaluation) are restricted."""
+    from renderer.training import Trainer
+
+    class VariantTrainer(Trainer):
+        """The team's Trainer with restricting row batchers."""
+
+        def __init__(self) -> None:
+            super().__init__(cfg, log=log)
+            old, ev = self.batcher, self.eval_batcher
+            self.batcher = RestrictedBatcher(variant.restriction, old.cols, old.glyph_style,
+                                             old.font, old.glyph_bank, old.random_glyph_p)
+            self.eval_batcher = RestrictedBatcher(variant.restriction, ev.cols, ev.glyph_style,
+                                                  ev.font)
+
+    return VariantTrainer()
+
+
+def train_variant(variant: VariantConfig, *, export: Path | None = None, steps: int | None = None,
+                  max_minutes: float | None = None, resume: bool = False,
+                  log: Any = print) -> dict[str, Any]:
+    """Train one variant; with `export`, copy the model there with a variant.json (restriction,
+    config, evaluation history, wall time). Returns the final metrics."""
+    import shutil
+
+    cfg = variant.train_config(steps=steps, max_minutes=max_minutes)
+    Path(cfg.out).mkdir(parents=True, exist_ok=True)
+    trainer = make_trainer(variant, cfg, log)
+    final = trainer.train(resume=resume)
+    state = json.loads((Path(cfg.out) / "trainer_state.json").read_text())
+    if export is not None:
+        export.mkdir(parents=True, exist_ok=True)
+        for f in (Path(cfg.out) / "model").iterdir():
+            shutil.copy2(f, export / f.name)
+        meta = {"name": variant.name, "restriction": variant.restriction,
+                "config_file": Path(variant.path).name, "train_config": asdict(cfg),
+                "steps": state["step"], "wall_s": state["wall_s"], "history": state["history"],
+                "command": f"hybrid-nc eval train-ablations --only {variant.name}"}
+        (export / VARIANT_FILE).write_text(json.dumps(meta, indent=1))
+    return {"step": trainer.step, **final}
+
+
+# -- rendering --------------------------------------------------------------------------------
+class _RestrictedCaptioner:
+    """Wraps a CellCaptioner: same interface, restricted tokens (targets untouched)."""
+
+    def __init__(self, inner: Any, owner: VariantRenderer) -> None:
+        self.inner = inner
+        self.owner = owner
+
+    @property
+    def raster(self) -> Any:
+        return self.inner.raster
+
+    @property
+    def theme(self) -> Any:
+        return self.inner.theme
+
+    def encode(self, screen: ScreenState, rows: list[int]) -> CellCaption:
+        cap = self.inner.encode(screen, rows)
+        glyph, colours, bits = cap.glyph.copy(), cap.colours.copy(), cap.bits.copy()
+        withheld = self.owner.withheld_rows(screen, rows)
+        restrict_arrays(self.owner.restriction, glyph, colours, bits, withheld)
+        return CellCaption(glyph, colours, bits, cap.hint, cap.fg, cap.bg)
+
+
+class VariantRenderer(NeuralRenderer):
+    """A NeuralRenderer that shows its model only the restricted caption.
+
+    For the native restriction a row's caption is withheld when the row changed since the last
+    frame and the action was not a single typed character, unless the row holds the typed line
+    itself (the user's action, which the pure neural computer is given); the first frame keeps
+    its caption (the start image).
+    """
+
+    name = "variant"
+
+    def __init__(self, model: Any, restriction: str = "detailed", **options: Any) -> None:
+        super().__init__(model, **options)
+        self.restriction = check_restriction(restriction)
+        self.captioner = _RestrictedCaptioner(self.captioner, self)  # type: ignore[assignment]
+        self._action: Any = None
+        self._before: ScreenState | None = None
+
+    @classmethod
+    def from_variant(cls, path: str | Path, **options: Any) -> VariantRenderer:
+        """Load an ablation checkpoint directory (model + variant.json)."""
+        path = Path(path)
+        meta_path = path / VARIANT_FILE
+        restriction = "detailed"
+        if meta_path.is_file():
+            try:
+                restriction = json.loads(meta_path.read_text()).get("restriction", "detailed")
+            except json.JSONDecodeError as e:
+                raise VariantError(f"{meta_path} is not valid JSON: {e.msg}") from None
+        return cls(load_model(path), restriction, **options)
+
+    def reset(self) -> None:
+        super().reset()
+        self._before = None
+
+    def render(self, screen: ScreenState, **kw: Any) -> Any:
+        """As NeuralRenderer.render, remembering the action and the screen before it."""
+        self._action = kw.get("action")
+        try:
+            return super().render(screen, **kw)
+        finally:
+            self._before = screen.copy()
+
+    def render_rows(self, screen: ScreenState, rows: Any, **kw: Any) -> np.ndarray:
+        """As NeuralRenderer.render_rows (the repair path), with the same restriction."""
+        self._action = kw.get("action", self._action)
+        return super().render_rows(screen, rows, **kw)
+
+    def withheld_rows(self, screen: ScreenState, rows: list[int]) -> np.ndarray | None:
+        """(len(rows),) bool: rows whose caption the native restriction withholds now."""
+        if self.restriction != "native" or self._before is None:
+            return None
+        before, action = self._before, self._action
+        if typed_action(action):
+            return None
+        line = action.strip() if isinstance(action, str) else ""
+        out = np.zeros(len(rows), bool)
+        for i, r in enumerate(rows):
+            same = (before.cols == screen.cols and r < before.rows
+                    and screen.same_cells(before, r))
+            typed_here = bool(line) and line in screen.line(r)
+            out[i] = not same and not typed_here
+        return out
