@@ -99,6 +99,9 @@ def parse_rules(rules: Iterable[Rule | Sequence[str] | Mapping[str, Any]] | None
     return out
 
 
+_PROGRAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9._+-]*$")
+
+
 class Router:
     """Routes input lines to reasoners (see the module docstring for the order of checks).
 
@@ -107,13 +110,24 @@ class Router:
         llm_available: whether an LLM backend is configured; without it natural language goes
             to the shell and `ask ...` gives an "error" route.
         path: PATH used to decide whether a first word is an installed program.
+        reasoners: names of the line reasoners the session has (None: assume sympy is there).
+            With it, "llm" in it also means llm_available; without "sympy", math goes to the
+            shell and `calc ...` is an "error" route; a rule naming a reasoner not in it gives
+            an "error" route instead of a name nobody answers to.
+        simulate_programs: route a line whose first word is a program the sandbox lacks to the
+            LLM's program simulation ("simulate" route; the answer is marked as simulated).
     """
 
     def __init__(self, rules: Iterable[Rule | Sequence[str] | Mapping[str, Any]] | None = None,
-                 llm_available: bool = False, path: str = DEFAULT_PATH) -> None:
+                 llm_available: bool = False, path: str = DEFAULT_PATH,
+                 reasoners: Iterable[str] | None = None, simulate_programs: bool = False) -> None:
         self.rules = parse_rules(rules)
+        self.simulate_programs = simulate_programs
         self._compiled = [(r, r.compiled()) for r in self.rules]
-        self.llm_available = llm_available
+        self.reasoners = set(reasoners) if reasoners is not None else None
+        self.llm_available = llm_available or (self.reasoners is not None
+                                               and "llm" in self.reasoners)
+        self.calc_available = self.reasoners is None or "sympy" in self.reasoners
         self.path = path
         self._which = lru_cache(maxsize=4096)(self._lookup)
 
@@ -136,14 +150,20 @@ class Router:
             m = rx.search(line)
             if m:
                 sub = m.groupdict().get("line")
-                return Route(rule.route, f"rule /{rule.pattern}/", sub if sub is not None
-                             else line)
+                target = sub if sub is not None else line
+                if self.reasoners is not None and rule.route not in self.reasoners | {"shell"}:
+                    return Route("error", f"rule /{rule.pattern}/ names {rule.route!r}, which "
+                                 "is not configured", target)
+                return Route(rule.route, f"rule /{rule.pattern}/", target)
         # 2. nothing typed
         if not text:
             return Route("shell", "empty line", line)
         # 3. forcing prefixes
         lowered = text.lower()
         if lowered.startswith("calc ") or lowered == "calc":
+            if not self.calc_available:
+                return Route("error", "calc: the sympy calculator is not configured",
+                             text[4:].strip())
             return Route("sympy", "forced by 'calc'", text[4:].strip())
         if lowered.startswith("ask ") or lowered == "ask":
             question = text[3:].strip()
@@ -161,7 +181,14 @@ class Router:
             return Route("shell", why, line)
         # 6. math
         if looks_like_math(text):
+            if not self.calc_available:
+                return Route("shell", "math expression, but no calculator is configured: shell",
+                             line)
             return Route("sympy", "math expression", text)
+        # 6b. a program the sandbox does not have, when the LLM may simulate it (off by default)
+        if (self.simulate_programs and self.llm_available and _PROGRAM_NAME.match(first)
+                and not self.is_command(first)):
+            return Route("simulate", f"{first}: not installed; simulated by the LLM", line.strip())
         # 7. other natural language
         if self._is_prose(text) or self._is_prose(text, strict=True):
             return self._natural(line, "natural language")

@@ -211,8 +211,10 @@ class Session:
             self._start_reasoners()
             from .router import Router
 
-            self.router = Router(rules=list(self.config.rules), llm_available="llm" in self.reasoners,
-                                 **({"reasoners": list(self.reasoners)} if _router_takes_reasoners() else {}))
+            llm = self.reasoners.get("llm")
+            self.router = Router(rules=list(self.config.rules), llm_available=llm is not None,
+                                 reasoners=list(self.reasoners),
+                                 simulate_programs=bool(getattr(llm, "simulate_programs", False)))
             if self.config.record:
                 self._open_record(self.config.record)
         except BaseException:
@@ -632,19 +634,25 @@ class Session:
         self._history.append(line)
         self._local_line = ""
         self._feed("\r\n")
-        reasoner = self.reasoners.get(route.name)
+        simulate = route.name == "simulate"
+        reasoner = self.reasoners.get("llm" if simulate else route.name)
         trace: dict[str, Any] = {"line": route.line}
         streamed = False
-        if reasoner is None:
+        if route.name == "error":  # the router explains why the line cannot be answered
+            reply = Reply(route.reason, error=True)
+        elif reasoner is None:
             reply = Reply(f"[{route.name}] not configured: {route.reason}", error=True)
         else:
             ctx = Context(cols=self.terminal.cols, rows=self.terminal.rows,
                           cwd=getattr(self.shell, "cwd", None), history=self._history[-20:],
                           screen_text=self.terminal.text)
             try:
-                if callable(getattr(reasoner, "stream", None)) and self.on_frame is not None:
-                    reply = self._stream_reply(reasoner, route, ctx)
+                stream = getattr(reasoner, "simulate_stream" if simulate else "stream", None)
+                if callable(stream) and self.on_frame is not None:
+                    reply = self._stream_reply(reasoner, stream, route, ctx)
                     streamed = True
+                elif simulate:
+                    reply = reasoner.simulate(route.line, ctx)
                 else:
                     reply = reasoner.answer(route.line, ctx)
             except ReasonerError as e:
@@ -671,13 +679,18 @@ class Session:
         step.timings["reason"] = reason_ms
         return step
 
-    def _stream_reply(self, reasoner: Any, route: Any, ctx: Context) -> Reply:
+    def _stream_reply(self, reasoner: Any, stream: Callable[..., Iterable[str]], route: Any,
+                      ctx: Context) -> Reply:
+        """Feed a streamed reply to the screen piece by piece, a frame each."""
         parts: list[str] = []
-        for piece in reasoner.stream(route.line, ctx):
+        for piece in stream(route.line, ctx):
             parts.append(piece)
             self._feed(piece.replace("\r\n", "\n").replace("\n", "\r\n"))
             self._frame_step("stream", route.line, route.name, "streaming reply", {},
                              damage=self.terminal.take_damage())
+        full = getattr(reasoner, "last_reply", None)  # the trace and error flag of the stream
+        if isinstance(full, Reply):
+            return full
         return Reply("".join(parts), trace={"streamed": True})
 
     # -- state -> caption -> render -> verify ------------------------------------------------
@@ -750,11 +763,3 @@ class Session:
         read = ocr.read(frame, screen.cols, screen.rows, hint=screen)
         acc = char_accuracy(read.text, screen.text)
         return frame, {"raw": acc, "repaired": acc}, {}
-
-
-def _router_takes_reasoners() -> bool:
-    import inspect
-
-    from .router import Router
-
-    return "reasoners" in inspect.signature(Router).parameters

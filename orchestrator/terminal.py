@@ -490,6 +490,15 @@ class _Screen(pyte.Screen):
                 row[start:] = [blank] * n + row[start:self.columns - n]
             else:
                 row[start:] = row[start + n:] + [blank] * n
+            # a wide character the shift cut in two leaves no half behind (as DCH does; found by
+            # tests/fuzz/test_terminal_fuzz.py, issue 8)
+            for x in range(self.columns):
+                data = row[x].data
+                lone_right = data == "" and (x == 0 or _width(row[x - 1].data[:1] or " ") != 2)
+                lone_left = bool(data) and _width(data[0]) == 2 and (
+                    x + 1 == self.columns or row[x + 1].data != "")
+                if lone_right or lone_left:
+                    row[x] = blank
             self._set_row(y, row)
 
     # -- cursor movement -----------------------------------------------------------------

@@ -179,11 +179,13 @@ def load_model(path: str | Path) -> Any:
         config = json.loads(cfg_path.read_text())
     except (OSError, ValueError) as e:
         raise CheckpointError(f"checkpoint config {cfg_path} is unreadable: {e}") from None
+    if not isinstance(config, dict):  # e.g. a config.json overwritten with `[]` or `null`
+        raise CheckpointError(f"checkpoint config {cfg_path} is not a JSON object")
     if config.get("_class_name", "CellDiT") != "CellDiT":
         raise CheckpointError(f"checkpoint {path} holds a {config.get('_class_name')}, not a CellDiT")
     try:
         model = CellDiT.from_config(config)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, RuntimeError) as e:  # RuntimeError: torch refuses a size
         raise CheckpointError(f"checkpoint config {cfg_path} does not describe a CellDiT: {e}") from None
     try:
         state = load_file(str(weights))

@@ -10,7 +10,7 @@ WITH_TESTS=0
 APT_PACKAGES=(
   fonts-dejavu-core fonts-dejavu-extra fonts-noto-cjk fonts-noto-color-emoji fonts-symbola
   fonts-unifont fonts-powerline
-  tesseract-ocr bubblewrap ffmpeg vim-tiny less procps
+  tesseract-ocr bubblewrap ffmpeg python3 python3-sympy vim-tiny less procps curl
 )
 APT_TEST_PACKAGES=(chromium xvfb xterm rxvt-unicode x11-apps imagemagick)
 

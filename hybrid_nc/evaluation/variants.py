@@ -92,16 +92,20 @@ def native_withheld_batch(batch: RowBatch) -> np.ndarray:
     return batch.has_prev & changed & ~typed
 
 
-class RestrictedBatcher(RowBatcher):
-    """A RowBatcher whose batches carry only what the restriction allows (targets untouched)."""
+class RestrictedBatcher:
+    """Wraps a RowBatcher: its batches carry only what the restriction allows (targets
+    untouched); everything else is the wrapped batcher's."""
 
-    def __init__(self, restriction: str, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, restriction: str, inner: RowBatcher) -> None:
         self.restriction = check_restriction(restriction)
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
     def batch(self, records: list[dict[str, Any]], rng: np.random.Generator) -> RowBatch:
-        """The parent's batch, restricted."""
-        b = super().batch(records, rng)
+        """The wrapped batcher's batch, restricted."""
+        b = self.inner.batch(records, rng)
         withheld = native_withheld_batch(b) if self.restriction == "native" else None
         restrict_arrays(self.restriction, b.glyph, b.colours, b.bits, withheld)
         return b
@@ -167,11 +171,8 @@ def make_trainer(variant: VariantConfig, cfg: Any, log: Any = print) -> Any:
 
         def __init__(self) -> None:
             super().__init__(cfg, log=log)
-            old, ev = self.batcher, self.eval_batcher
-            self.batcher = RestrictedBatcher(variant.restriction, old.cols, old.glyph_style,
-                                             old.font, old.glyph_bank, old.random_glyph_p)
-            self.eval_batcher = RestrictedBatcher(variant.restriction, ev.cols, ev.glyph_style,
-                                                  ev.font)
+            self.batcher = RestrictedBatcher(variant.restriction, self.batcher)
+            self.eval_batcher = RestrictedBatcher(variant.restriction, self.eval_batcher)
 
     return VariantTrainer()
 
@@ -179,25 +180,44 @@ def make_trainer(variant: VariantConfig, cfg: Any, log: Any = print) -> Any:
 def train_variant(variant: VariantConfig, *, export: Path | None = None, steps: int | None = None,
                   max_minutes: float | None = None, resume: bool = False,
                   log: Any = print) -> dict[str, Any]:
-    """Train one variant; with `export`, copy the model there with a variant.json (restriction,
-    config, evaluation history, wall time). Returns the final metrics."""
-    import shutil
-
+    """Train one variant into its run directory (cfg.out); with `export`, copy the model there
+    too (see `export_variant`). Returns the final metrics."""
     cfg = variant.train_config(steps=steps, max_minutes=max_minutes)
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     trainer = make_trainer(variant, cfg, log)
     final = trainer.train(resume=resume)
-    state = json.loads((Path(cfg.out) / "trainer_state.json").read_text())
+    # which data it saw (the dataset is rebuilt from time to time), kept beside the run
+    rows = {"train": len(trainer.train_cols["source"]),
+            **{k: len(v) for k, v in trainer.eval_sets.items()}}
+    (Path(cfg.out) / "data_rows.json").write_text(json.dumps(rows))
     if export is not None:
-        export.mkdir(parents=True, exist_ok=True)
-        for f in (Path(cfg.out) / "model").iterdir():
-            shutil.copy2(f, export / f.name)
-        meta = {"name": variant.name, "restriction": variant.restriction,
-                "config_file": Path(variant.path).name, "train_config": asdict(cfg),
-                "steps": state["step"], "wall_s": state["wall_s"], "history": state["history"],
-                "command": f"hybrid-nc eval train-ablations --only {variant.name}"}
-        (export / VARIANT_FILE).write_text(json.dumps(meta, indent=1))
+        export_variant(variant, export, steps=steps)
     return {"step": trainer.step, **final}
+
+
+def export_variant(variant: VariantConfig, export: Path, steps: int | None = None) -> Path:
+    """Copy a trained variant's model from its run directory to `export`, with a variant.json
+    (restriction, training config, evaluation history, wall time, data size)."""
+    import shutil
+
+    cfg = variant.train_config(steps=steps)
+    run = Path(cfg.out)
+    state_path = run / "trainer_state.json"
+    if not state_path.is_file() or not (run / "model").is_dir():
+        raise VariantError(f"nothing trained in {run} (hybrid-nc eval train-ablations --only "
+                           f"{variant.name})")
+    state = json.loads(state_path.read_text())
+    export.mkdir(parents=True, exist_ok=True)
+    for f in (run / "model").iterdir():
+        shutil.copy2(f, export / f.name)
+    data = run / "data_rows.json"
+    meta = {"name": variant.name, "restriction": variant.restriction,
+            "config_file": Path(variant.path).name, "train_config": state.get("config", asdict(cfg)),
+            "steps": state["step"], "wall_s": state["wall_s"], "history": state["history"],
+            "data_rows": json.loads(data.read_text()) if data.is_file() else None,
+            "command": f"hybrid-nc eval train-ablations --only {variant.name}"}
+    (export / VARIANT_FILE).write_text(json.dumps(meta, indent=1))
+    return export
 
 
 # -- rendering --------------------------------------------------------------------------------
@@ -287,3 +307,46 @@ class VariantRenderer(NeuralRenderer):
             typed_here = bool(line) and line in screen.line(r)
             out[i] = not same and not typed_here
         return out
+
+
+def write_readme(root: Path = ABLATIONS) -> Path:
+    """renderer/checkpoints/ablations/README.md: how each committed variant was trained and
+    what its training evaluation measured (from the variant.json files)."""
+    rows = []
+    for meta_path in sorted(root.glob(f"*/{VARIANT_FILE}")):
+        m = json.loads(meta_path.read_text())
+        cfg = m.get("train_config", {})
+        model = cfg.get("model", {})
+        last = (m.get("history") or [{}])[-1]
+        size = sum(f.stat().st_size for f in meta_path.parent.iterdir()) / 2**20
+        rows.append(f"| {m['name']} | {m['restriction']} | {model.get('injection')} | "
+                    f"{model.get('glyph_style')} | {m['steps']} x {cfg.get('batch_size')} | "
+                    f"{m['wall_s']:.0f} | {last.get('heldout_char_acc')} | "
+                    f"{last.get('heldout_psnr')} | {size:.1f} |")
+    text = "\n".join([
+        "# Ablation variants of the neural renderer",
+        "",
+        "Small CellDiT checkpoints for `hybrid-nc eval captions|injection|arith` (docs/eval.md), so",
+        "those run without training. All share one size and one budget: width 64, depth 2, 4 heads,",
+        "MLP ratio 2, window 3; the same data (`data-cache/renderer-rows`, built by",
+        "`hybrid-nc train --build-data`), seed, learning rate and number of steps; they differ only",
+        "in the caption restriction or the injection mode. Trained on the shared 2-core CPU with",
+        "",
+        "    nice -n 10 hybrid-nc eval train-ablations            # all; --only NAME for one",
+        "",
+        "from `hybrid_nc/configs/ablation_<name>.json`. Each folder: config.json + safetensors",
+        "(CellDiT, `renderer.neural.load_model`) and variant.json (restriction, full training config,",
+        "evaluation history, wall time). Held-out figures below are the trainer's own evaluation",
+        "(rows of recordings never trained on, one sampling step, no previous frame).",
+        "",
+        "| variant | caption | injection | glyph masks | steps x rows | train s | held-out char acc | "
+        "held-out PSNR (dB) | MB |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+        "These are deliberately small: their absolute accuracy is far below the shipped renderer's;",
+        "the ablations compare them with each other.",
+    ])
+    path = root / "README.md"
+    path.write_text(text + "\n")
+    return path

@@ -150,6 +150,13 @@ class CellDiT(ModelMixin, ConfigMixin):
         glyph_style: "styled" (caption masks already bold/italic/underlined, as the raster draws
             them) or "regular" (the regular-face mask; styles learned from the attribute bits).
         action_buckets: size of the hashed action vocabulary (bucket 0 = no action).
+        output_head: "linear" (a linear map from each token to its patch) or "factorized": the patch as
+            a free linear term plus `head_rank` products of a spatial plane (cell_h x cell_w)
+            and an RGB colour, all predicted from the token. A terminal cell is two colours
+            blended by a glyph's coverage, bg + alpha * (fg - bg): a rank-2 product; a linear
+            head must approximate those products through the MLP, and loses precision on
+            coloured text.
+        head_rank: planes of the factorized head.
         font: the font's name and size the model was trained on, checked when it is loaded.
     """
 
@@ -160,12 +167,15 @@ class CellDiT(ModelMixin, ConfigMixin):
                  heads: int = 4, mlp_ratio: float = 4.0, window: int = 3,
                  injection: str = "external", glyph_hint: bool = False,
                  glyph_style: str = "styled", action_buckets: int = 512,
-                 font: str = "DejaVuSansMono.ttf@13.0") -> None:
+                 font: str = "DejaVuSansMono.ttf@13.0", output_head: str = "linear",
+                 head_rank: int = 4) -> None:
         super().__init__()
         if injection not in INJECTIONS:
             raise ValueError(f"unknown injection mode {injection!r} (choose from {', '.join(INJECTIONS)})")
         if glyph_style not in ("styled", "regular"):
             raise ValueError(f"glyph_style must be 'styled' or 'regular', not {glyph_style!r}")
+        if output_head not in ("linear", "factorized"):
+            raise ValueError(f"output_head must be 'linear' or 'factorized', not {output_head!r}")
         if width % heads:
             raise ValueError(f"width {width} is not a multiple of heads {heads}")
         self.patch = cell_h * cell_w * 3
@@ -196,6 +206,13 @@ class CellDiT(ModelMixin, ConfigMixin):
         self.head = nn.Linear(width, self.patch)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
+        if output_head == "factorized":
+            # planes start random and colours at zero (as LoRA's A and B): the output starts at
+            # zero but both factors get gradients
+            self.out_planes = nn.Linear(width, head_rank * self.glyph)
+            self.out_colours = nn.Linear(width, head_rank * 3)
+            nn.init.zeros_(self.out_colours.weight)
+            nn.init.zeros_(self.out_colours.bias)
         self._bias_cache: dict[tuple[int, str], torch.Tensor] = {}
 
     def _window_bias(self, n: int, kind: str) -> torch.Tensor:
@@ -269,4 +286,12 @@ class CellDiT(ModelMixin, ConfigMixin):
                 x = blk(x, cond, bias) + out(h)
         # 5. output patch
         shift, scale = self.ada_out(cond).chunk(2, dim=-1)
-        return self.head(modulate(self.norm_out(x), shift, scale))
+        x = modulate(self.norm_out(x), shift, scale)
+        out = self.head(x)
+        if self.config.output_head == "factorized":
+            k = self.config.head_rank
+            planes = self.out_planes(x).view(b, c, k, self.glyph)  # (B, C, K, G)
+            rgb = self.out_colours(x).view(b, c, k, 3)  # (B, C, K, 3)
+            # patch layout is (cell_h, cell_w, 3) flattened: pixel-major, channel last
+            out = out + torch.einsum("bckg,bckr->bcgr", planes, rgb).reshape(b, c, self.patch)
+        return out

@@ -154,3 +154,29 @@ def test_bad_rules_are_clear_errors() -> None:
         parse_rules([{"pattern": "x"}])
     with pytest.raises(ValueError, match="must be"):
         parse_rules(["just a string"])
+
+
+def test_configured_reasoners_shape_the_routes() -> None:
+    r = Router(reasoners=["shell", "llm"], rules=[("^w ", "weather")])
+    assert r.llm_available and not r.calc_available
+    assert r.route("98+45") == Route(
+        "shell", "math expression, but no calculator is configured: shell", "98+45")
+    assert r.route("calc 1+1").name == "error"
+    assert r.route("what is the capital of France?").name == "llm"
+    bad = r.route("w paris")
+    assert bad.name == "error" and "'weather', which is not configured" in bad.reason
+    full = Router(reasoners=["shell", "sympy"])
+    assert full.route("98+45").name == "sympy" and not full.llm_available
+
+
+def test_missing_program_is_simulated_only_when_enabled():
+    from orchestrator.router import Router
+
+    on = Router(reasoners=["sympy", "llm"], simulate_programs=True)
+    assert on.route("cowsay hello there").name == "simulate"
+    assert on.route("ls -l").name == "shell"  # installed programs are never simulated
+    assert on.route("98+45").name == "sympy"
+    off = Router(reasoners=["sympy", "llm"])
+    assert off.route("cowsay hello there").name != "simulate"
+    no_llm = Router(reasoners=["sympy"], simulate_programs=True)
+    assert no_llm.route("cowsay hello there").name == "shell"

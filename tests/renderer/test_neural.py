@@ -48,9 +48,10 @@ def styled_screen() -> ScreenState:
     return s
 
 
-@pytest.mark.parametrize("mode", INJECTIONS)
-def test_every_injection_mode_runs_and_learns_its_caption(mode: str) -> None:
-    model = tiny(False, injection=mode, glyph_hint=True)
+@pytest.mark.parametrize(("mode", "head"), [(m, "linear") for m in INJECTIONS]
+                         + [("external", "factorized")])
+def test_every_injection_mode_runs_and_learns_its_caption(mode: str, head: str) -> None:
+    model = tiny(False, injection=mode, glyph_hint=True, output_head=head, head_rank=2)
     b, c = 2, 6
     x = torch.randn(b, c, model.patch)
     glyph = torch.rand(b, c, model.glyph)
@@ -77,6 +78,8 @@ def test_unknown_options_are_clear_errors() -> None:
         CellDiT(**TINY, injection="sideways")
     with pytest.raises(ValueError, match="glyph_style"):
         CellDiT(**TINY, glyph_style="fancy")
+    with pytest.raises(ValueError, match="output_head"):
+        CellDiT(**TINY, output_head="deep")
 
 
 def test_attention_stays_inside_the_window() -> None:

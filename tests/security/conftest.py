@@ -183,12 +183,13 @@ class Attack:
         self.session.run(line, timeout=timeout)
         return self.output()[before:]
 
-    def output_after_polling(self, text: str, timeout: float) -> bool:
+    def output_after_polling(self, text: str, timeout: float, times: int = 1) -> bool:
         """Let the session read output that comes on its own (as the web UI's idle poll does)
-        until `text` was printed; the shell's watchdogs run while it reads."""
+        until `text` was printed `times` times in all; the shell's watchdogs run while it
+        reads."""
         def seen() -> bool:
-            self.session.poll(0.2)
-            return text in self.output()
+            self.session.poll(0.1)
+            return self.output().count(text) >= times
         return wait_until(seen, timeout, every=0.0)
 
     @property

@@ -1,0 +1,248 @@
+"""Tests of `hybrid-nc eval` (hybrid_nc/commands/eval.py, hybrid_nc/evaluation/)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from hybrid_nc.cli import main
+from hybrid_nc.evaluation import arith, common, variants
+from renderer.screen import ScreenState
+
+
+# -- statistics --------------------------------------------------------------------------------
+def test_wilson_matches_the_formula_and_stays_in_0_1():
+    lo, hi = common.wilson(0, 10)
+    assert lo == 0.0 and hi == pytest.approx(0.2775, abs=1e-4)
+    lo, hi = common.wilson(83, 100)
+    assert lo == pytest.approx(0.7445, abs=1e-3) and hi == pytest.approx(0.8910, abs=1e-3)
+    assert common.wilson(5, 5)[1] == 1.0
+    assert common.wilson(0, 0) == (0.0, 1.0)
+
+
+def test_bootstrap_interval_brackets_the_mean_and_ignores_infinities():
+    rng = np.random.default_rng(1)
+    x = list(rng.normal(10, 1, 200)) + [math.inf]
+    lo, hi = common.bootstrap_ci(x, seed=0)
+    assert lo < float(np.mean(x[:-1])) < hi and hi - lo < 0.5
+    assert common.bootstrap_ci(x, seed=0) == (lo, hi)  # seeded
+    e = common.mean_estimate([1.0, 1.0, None])
+    assert e.value == 1.0 and e.n == 2
+
+
+def test_write_result_is_strict_json_without_private_keys(tmp_path):
+    res = {"a": math.inf, "b": [1.0, math.nan], "_samples": {"x": np.zeros(3)}}
+    jp, mp = common.write_result(tmp_path, "x", res, "| a |")
+    data = json.loads(jp.read_text())
+    assert data == {"a": None, "b": [1.0, None]}
+    assert mp.read_text() == "| a |\n"
+
+
+def test_md_table_escapes_pipes():
+    t = common.md_table(["a", "b"], [["x|y", None]]).splitlines()
+    assert t[0] == "| a | b |" and t[2] == "| x\\|y | — |"
+
+
+# -- arithmetic probe --------------------------------------------------------------------------
+def test_exact_and_python_values():
+    assert arith.exact_value("7/3") == Fraction(7, 3)
+    assert arith.exact_value("(3+4)*12-5") == 79
+    assert arith.exact_value("-7 % 3") == 2  # Python's sign convention, as sympy's Mod
+    assert arith.exact_value("2**10") == 1024
+    assert arith.python_value("7/3") == Fraction(repr(7 / 3))
+    with pytest.raises(ValueError):
+        arith.exact_value("__import__('os')")
+
+
+def test_generator_is_seeded_and_in_the_papers_style():
+    def draw(seed):
+        gen = arith.ExprGenerator(seed)
+        return [gen() for _ in range(200)]
+
+    a = draw(3)
+    assert a == draw(3) and a != draw(4)
+    joined = " ".join(a)
+    for op in ("+", "-", "*", "/", "%", "**", "("):
+        assert op in joined
+    for e in a:
+        assert len(e) <= arith.MAX_EXPR and abs(arith.exact_value(e)) < arith.MAX_ABS
+        for num in e.replace("(", " ").replace(")", " ").split():
+            if num.isdigit():
+                assert len(num) <= 3
+
+
+def test_shared_items_agree_with_their_verified_answers(shared_data):
+    items = arith.shared_items(50, 0)
+    assert len(items) == 50
+    assert {i["source"] for i in items} <= {"gsm8k", "svamp"}
+
+
+def test_parse_answer_reads_both_routes_formats():
+    assert arith.parse_answer("7/3 ≈ 2.333333333") == Fraction(7, 3)
+    assert arith.parse_answer("-6.9787234042553195") == Fraction("-6.9787234042553195")
+    assert arith.parse_answer("263      |   |") == 263  # stray marks after the answer
+    assert arith.parse_answer("2.5e-05") == Fraction(repr(2.5e-05))
+    assert arith.parse_answer("●ø12") is None
+    assert arith.parse_answer("") is None
+
+
+def test_answer_rows_lie_between_command_and_prompt():
+    lines = ["$ python3 -c 'print(2+3)'", "5", "$", ""]
+    assert arith.answer_rows(lines, "python3 -c 'print(2+3)'") == [1]
+    assert arith.answer_rows(lines, "not there") == []
+
+
+# -- caption restrictions ----------------------------------------------------------------------
+def _arrays(r=3, c=4, g=6):
+    rng = np.random.default_rng(0)
+    return rng.random((r, c, g)), rng.random((r, c, 6)) * 2 - 1, np.ones((r, c, 6))
+
+
+def test_restrictions_blank_what_they_should():
+    g, col, b = _arrays()
+    variants.restrict_arrays("detailed", g, col, b)
+    assert g.any() and col.any() and b.any()
+    g, col, b = _arrays()
+    g0 = g.copy()
+    variants.restrict_arrays("regular", g, col, b)
+    assert np.array_equal(g, g0) and not col.any() and not b.any()
+    variants.restrict_arrays("semantic", g, col, b)
+    assert not g.any()
+    g, col, b = _arrays()
+    variants.restrict_arrays("native", g, col, b, np.array([False, True, False]))
+    assert not g[1].any() and not b[1].any() and g[0].any() and g[2].any() and col[2].any()
+
+
+def test_native_withholds_changed_rows_not_typed_ones():
+    from renderer.training.dataset import RowBatch
+
+    tgt = np.zeros((4, 2, 3), np.uint8)
+    prev = tgt.copy()
+    prev[0] = prev[1] = prev[3] = 9  # rows 0, 1, 3 changed; row 2 did not
+    g, col, b = _arrays(4, 2)
+    fields = {"target": tgt, "prev": prev, "has_prev": np.array([True, True, True, False]),
+              "glyph": g, "colours": col, "bits": b, "hint": g.copy(),
+              "contrast": np.ones((4, 2)), "action": ["Enter", "x", "", "ls"], "chars": [],
+              "screens": []}
+    batch = RowBatch(**{k: v for k, v in fields.items()
+                        if k in RowBatch.__dataclass_fields__})
+    assert variants.native_withheld_batch(batch).tolist() == [True, False, False, False]
+
+
+def test_committed_ablation_configs_load_and_differ_only_where_they_should():
+    cfgs = {c.name: c for c in variants.ablation_configs()}
+    assert {"detailed", "regular", "semantic", "native", "contextual", "residual",
+            "internal"} <= set(cfgs)
+    base = cfgs["detailed"].train_config()
+    for c in cfgs.values():
+        t = c.train_config()
+        assert (t.steps, t.batch_size, t.cols, t.lr, t.seed) == (base.steps, base.batch_size,
+                                                                  base.cols, base.lr, base.seed)
+        assert t.model["width"] == base.model["width"] and t.model["depth"] == base.model["depth"]
+    assert cfgs["internal"].train_config().model["injection"] == "internal"
+    assert cfgs["regular"].restriction == "regular"
+
+
+def test_variant_config_errors_are_one_line(tmp_path):
+    p = tmp_path / "ablation_bad.json"
+    p.write_text(json.dumps({"caption": "verbose"}))
+    with pytest.raises(variants.VariantError, match="unknown caption restriction"):
+        variants.VariantConfig.load(p)
+    p.write_text(json.dumps({"caption": "regular", "model": {}}))
+    with pytest.raises(variants.VariantError, match="glyph_style"):
+        variants.VariantConfig.load(p)
+
+
+def _tiny_renderer(restriction):
+    import torch
+
+    from renderer.models.cell_dit import CellDiT
+
+    torch.manual_seed(0)
+    model = CellDiT(width=16, depth=1, heads=2, mlp_ratio=1.0, window=1)
+    return variants.VariantRenderer(model, restriction)
+
+
+def test_variant_renderer_withholds_the_reasoners_rows_only():
+    r = _tiny_renderer("native")
+    before = ScreenState.from_lines(["$ ", "", ""], 20, 3)
+    r.render(before)
+    after = ScreenState.from_lines(["$ calc 2+3", "5", "$ "], 20, 3)
+    # output with no action of the user's (a program writing): every changed row is hidden
+    assert r.withheld_rows(after, [0, 1, 2]).tolist() == [True, True, True]
+    r._action = "calc 2+3"
+    assert r.withheld_rows(after, [0, 1, 2]).tolist() == [False, True, True]
+    cap = r.captioner.encode(after, [0, 1, 2])
+    assert cap.glyph[0].any() and not cap.glyph[1].any()  # the answer "5" is not shown
+    assert cap.hint[1].any()  # the target (for scoring) is untouched
+    r._action = "x"  # a typed character: its echo is the user's own
+    assert r.withheld_rows(after, [0, 1, 2]) is None
+    frame = r.render(after, action="calc 2+3").frame
+    assert frame.shape == (3 * 16, 20 * 8, 3)
+
+
+# -- the command line --------------------------------------------------------------------------
+def test_eval_ocr_raster_writes_json_and_markdown(shared_data, tmp_path):
+    casts = tmp_path / "casts"
+    casts.mkdir()
+    name = "jdum__asciinema-scene__tests__files__short.cast"
+    shutil.copy(shared_data / "casts" / name, casts / name)
+    out = tmp_path / "out"
+    rc = main(["eval", "ocr", "--renderer", "raster", "--casts", str(casts), "--out", str(out),
+               "--no-tesseract", "--quick", "--quiet", "--json", str(tmp_path / "r.json")])
+    assert rc == 0
+    res = json.loads((out / "ocr.json").read_text())
+    assert res == json.loads((tmp_path / "r.json").read_text())
+    assert res["provenance"]["git_commit"] and res["provenance"]["machine"]["cpu"]
+    assert res["provenance"]["seeds"] == {"seed": 0} and "torch" in res["provenance"]["packages"]
+    assert len(res["screens"]) == 2  # --quick: 2 screens per recording
+    s = res["summary"][0]
+    assert s["renderer"] == "raster" and s["cell_char"]["value"] == 1.0
+    assert "| raster |" in (out / "ocr.md").read_text()
+
+
+def test_sample_cast_takes_uniform_times_ending_at_the_end(shared_data):
+    from orchestrator.recording import read_cast, screen_at
+
+    p = shared_data / "casts" / "r-lib__asciicast__inst__examples__hello.cast"
+    cs = common.sample_cast(p, 5)
+    dur = read_cast(p).duration
+    assert cs.times == pytest.approx([dur * k / 5 for k in range(1, 6)])
+    assert cs.screens[-1].text == screen_at(read_cast(p)).text
+    assert not cs.heldout and cs.trained
+    held = common.sample_cast(shared_data / "casts" / common.heldout_casts()[0], 1)
+    assert held.heldout
+
+
+def test_bad_usage_is_one_line(tmp_path, capsys):
+    assert main(["eval", "ocr", "--casts", str(tmp_path / "none")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no directory of recordings" in err[0]
+    assert main(["eval", "all", "--json", str(tmp_path / "x.json")]) == 1
+    assert "--json" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["eval", "nonsense"])
+    assert e.value.code == 2
+    casts = tmp_path / "casts"
+    casts.mkdir()
+    (casts / "a.cast").write_text('{"version": 2, "width": 20, "height": 3}\n[0.1, "o", "hi"]\n')
+    assert main(["eval", "ocr", "--renderer", "nope", "--casts", str(casts), "--quiet",
+                 "--no-tesseract", "--out", str(tmp_path / "o")]) == 1
+    assert "renderer 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_arith_reads_answers_back_from_raster_frames():
+    """The whole probe on a real Session (sandboxed shell, sympy route): with the exact
+    rasterizer as the renderer every answer must be read back right, so a broken read-back
+    (rows, OCR, parsing) fails here."""
+    recs = arith.probe("raster", arith.make_items(3, 1, seed=5), ["python3", "sympy"],
+                       repair=True, seed=0, quiet=True, label="t")
+    assert len(recs) == 8
+    assert all(r["reasoner_right"] for r in recs), recs
+    assert all(r["raw_right"] and r["repaired_right"] for r in recs), recs
