@@ -125,7 +125,7 @@ def speed(renderer: Any, raster: Any, reps: int) -> dict[str, float]:
         res[f"{name}_keystroke_fps"] = reps / (time.perf_counter() - t)
         n = max(3, reps // 10)
         t = time.perf_counter()
-        for k in range(n):
+        for _ in range(n):
             r.reset()  # a full redraw: nothing carried over
             r.render(base)
         res[f"{name}_full_fps"] = n / (time.perf_counter() - t)

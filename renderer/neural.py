@@ -302,6 +302,7 @@ class NeuralRenderer:
         self.scheduler.set_timesteps(sigmas=sigmas)
         x = noise
         cond = guidance != 1.0
+        base = self.x0_base(caption)  # None, or (R, C, P) the model's output is added to
         for i, t in enumerate(self.scheduler.timesteps):
             sigma = float(sigmas[i])
             tt = torch.full((r,), sigma)
@@ -315,6 +316,8 @@ class NeuralRenderer:
                 x0 = x0_u + guidance * (x0_c - x0_u)
             else:
                 x0 = model(x, tt, prev_t, glyph, colours, bits, act, hint)
+            if base is not None:
+                x0 = x0 + base
             # 5. flow-matching Euler step: the scheduler wants the velocity (noise - x0)
             v = (x - x0) / sigma
             x = self.scheduler.step(v, t, x, return_dict=False)[0]
@@ -322,6 +325,11 @@ class NeuralRenderer:
         x = torch.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0).clamp(-1, 1)
         patches = ((x + 1) * 127.5).round().to(torch.uint8).numpy()
         return patches, finite
+
+    def x0_base(self, caption: CellCaption) -> torch.Tensor | None:
+        """What the model's x0 prediction is a correction of, in [-1, 1]: nothing here; a look
+        (renderer/looks.py) predicts a residual over its glyph-template composite."""
+        return None
 
     def render_rows(self, screen: ScreenState, rows: Iterable[int], *, steps: int | None = None,
                     seed: int | None = None, guidance: float | None = None,
@@ -405,8 +413,13 @@ class NeuralRenderer:
 
 
 def create(checkpoint: str | Path | None = None, model: str | Path | None = None,
-           **options: Any) -> NeuralRenderer:
+           look: str | None = None, **options: Any) -> NeuralRenderer:
     """Registry factory for "neural": the checkpoint directory `checkpoint` (or `model`, which
-    the CLI's --model DIR passes), else $HYBRID_NC_CHECKPOINT, else the shipped one."""
+    the CLI's --model DIR passes), else $HYBRID_NC_CHECKPOINT, else the shipped one.
+    `look` ("xterm", or a look folder) draws like a real terminal instead (renderer/looks.py)."""
+    if look:
+        from .looks import create_look
+
+        return create_look(look, checkpoint or model, **options)
     path = checkpoint or model or os.environ.get("HYBRID_NC_CHECKPOINT") or DEFAULT_CHECKPOINT
     return NeuralRenderer.from_pretrained(path, **options)

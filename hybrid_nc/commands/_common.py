@@ -12,6 +12,7 @@ def add_session_args(p: argparse.ArgumentParser, renderer_default: str | None = 
                    help="renderer name: neural (default), raster (the reference), or a registered one")
     g.add_argument("--model", metavar="DIR",
                    help="model directory for renderers that load one (e.g. --renderer wan)")
+    add_look_arg(g)
     g.add_argument("--theme", help="colour theme (dark, light, xterm, xterm-dark, solarized-dark)")
     g.add_argument("--seed", type=int, help="sampling seed (same seed, same frames)")
     g.add_argument("--cols", type=int, help="terminal width in cells (default 80)")
@@ -41,6 +42,25 @@ def session_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     out = session_overrides(cli)
     if args.no_verify:
         out["verify"] = False
+    options = []
     if args.model:
-        out["renderer_options"] = (("model", args.model),)
+        options.append(("model", args.model))
+    if args.look:
+        check_look(args.look, out.get("renderer", "neural"))
+        options.append(("look", args.look))
+    if options:
+        out["renderer_options"] = tuple(options)
     return out
+
+
+def add_look_arg(p: Any) -> None:
+    """--look NAME: the neural renderer drawing like a real terminal (renderer/looks.py)."""
+    p.add_argument("--look", metavar="NAME",
+                   help="with --renderer neural: draw like a real terminal, from a look trained "
+                   "on its captures (xterm) or a look folder")
+
+
+def check_look(look: str, renderer: str | None) -> None:
+    """A look belongs to the neural renderer: say so in one line for any other."""
+    if renderer not in (None, "neural"):
+        raise ValueError(f"--look {look} applies to --renderer neural, not {renderer!r}")

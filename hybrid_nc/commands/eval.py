@@ -53,6 +53,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="ocr: skip the Tesseract judge (the cell OCR still runs)")
     common.add_argument("--routes", default="python3,sympy",
                         help="arith: python3 and/or sympy (comma-separated)")
+    common.add_argument("--items", type=int, metavar="N",
+                        help="arith: N generated items and N/2 shared ones (overrides the size)")
     common.add_argument("--quiet", action="store_true", help="no progress bars")
     evsub = p.add_subparsers(dest="eval_command", metavar="SUBCOMMAND", required=True,
                              parser_class=type(p))
@@ -109,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_one(name: str, args: argparse.Namespace, casts_dir: Path) -> tuple[dict[str, Any], str]:
     from hybrid_nc.evaluation import arith, captions, injection, latency, ocr
-    from hybrid_nc.evaluation.common import cast_files, heldout_files
+    from hybrid_nc.evaluation.common import EvalError, cast_files, heldout_files
 
     size = SIZES[name][0 if args.quick else 1]
     quiet = bool(args.quiet)
@@ -119,6 +121,10 @@ def _run_one(name: str, args: argparse.Namespace, casts_dir: Path) -> tuple[dict
         return res, ocr.markdown(res)
     if name == "arith":
         routes = _names(args.routes, ["python3", "sympy"])
+        if args.items is not None:
+            if args.items < 1:
+                raise EvalError(f"--items must be at least 1, got {args.items}")
+            size = {"n_generated": args.items, "n_shared": args.items // 2}
         res = arith.run_arith(seed=args.seed, routes=routes, quiet=quiet,
                               reprompted=_names(args.renderer, ["neural", "ablation:detailed"]),
                               **size)

@@ -34,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--renderer", default="raster",
                    help="renderer name (default raster, the exact reference)")
     p.add_argument("--seed", type=int, help="sampling seed for neural renderers")
+    add_look_arg(p)
     p.add_argument("--cols", type=int, help="screen width in cells (--text only)")
     p.add_argument("--rows", type=int, help="screen height in cells (--text only)")
     p.add_argument("--theme", help="colour theme name, or an asciicast-style theme .json file")
@@ -113,6 +114,8 @@ def _make_renderer(args: argparse.Namespace) -> Any:
     font = FontSpec.sized(args.font_size) if args.font_size is not None else FontSpec()
     if args.color_emoji:
         font = font.with_(color_emoji=True)
+    if args.look:
+        check_look(args.look, args.renderer)
     if args.renderer == "raster":
         from renderer.raster import RasterConfig, RasterRenderer
 
@@ -126,7 +129,7 @@ def _make_renderer(args: argparse.Namespace) -> Any:
         raise ValueError(f"renderer {args.renderer!r} is not available (this build has: raster)"
                          ) from None
     wanted = {"theme": theme, "font": font if args.font_size or args.color_emoji else None,
-              "cursor": args.cursor}
+              "cursor": args.cursor, "look": args.look}
     wanted = {k: v for k, v in wanted.items() if v is not None}
     factory = registry.create
     try:

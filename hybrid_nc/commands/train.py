@@ -95,7 +95,10 @@ def run(args: argparse.Namespace) -> int:
         print("rows: " + ", ".join(f"{k}={len(v)}" for k, v in dd.items()), file=sys.stderr)
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     (Path(cfg.out) / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
-    trainer = Trainer(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
+    from renderer.training.looks import LookTrainer, is_capture_folder
+
+    kind = LookTrainer if is_capture_folder(cfg.data) else Trainer  # captures train a look
+    trainer = kind(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     if args.eval_only:
         from renderer.neural import load_model
 

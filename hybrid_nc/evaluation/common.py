@@ -100,23 +100,20 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def checkpoint_digests() -> dict[str, str]:
-    """sha256 (first 16 hex digits) of the weights of the shipped checkpoint and of every
-    ablation variant: checkpoints are retrained between commits, so the commit alone does not
-    say which weights were measured."""
+_DIGESTS: dict[str, str] = {}
+
+
+def _digest(weights: Path) -> str:
     import hashlib
 
-    from renderer.neural import DEFAULT_CHECKPOINT, WEIGHTS_NAME
+    return hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
 
-    from .variants import ABLATIONS
 
-    out = {}
-    for name, d in [("neural", DEFAULT_CHECKPOINT)] + [
-            (f"ablation:{p.name}", p) for p in sorted(ABLATIONS.iterdir()) if p.is_dir()]:
-        w = d / WEIGHTS_NAME
-        if w.is_file():
-            out[name] = hashlib.sha256(w.read_bytes()).hexdigest()[:16]
-    return out
+def checkpoint_digests() -> dict[str, str]:
+    """sha256 (first 16 hex digits) of the weights of every checkpoint this process loaded,
+    taken when it was loaded: checkpoints are retrained between commits, so the commit alone
+    does not say which weights were measured."""
+    return dict(_DIGESTS)
 
 
 def provenance(seeds: dict[str, int], argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -352,11 +349,13 @@ _MODELS: dict[str, Any] = {}
 
 
 def _model(path: Path) -> Any:
-    from renderer.neural import load_model
+    from renderer.neural import WEIGHTS_NAME, load_model
 
     key = str(path.resolve())
     if key not in _MODELS:
         _MODELS[key] = load_model(path)
+        rel = path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path
+        _DIGESTS[str(rel)] = _digest(path / WEIGHTS_NAME)
     return _MODELS[key]
 
 

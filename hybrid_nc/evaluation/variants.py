@@ -31,7 +31,7 @@ import numpy as np
 
 from renderer.neural import CellCaption, NeuralRenderer, load_model
 from renderer.screen import ScreenState
-from renderer.training.dataset import RowBatch, RowBatcher
+from renderer.training.dataset import Batcher, RowBatch
 
 Restriction = Literal["detailed", "regular", "semantic", "native"]
 RESTRICTIONS: tuple[str, ...] = ("detailed", "regular", "semantic", "native")
@@ -93,14 +93,16 @@ def native_withheld_batch(batch: RowBatch) -> np.ndarray:
 
 
 class RestrictedBatcher:
-    """Wraps a RowBatcher: its batches carry only what the restriction allows (targets
+    """Wraps a Batcher (a RowBatcher): its batches carry only what the restriction allows (targets
     untouched); everything else is the wrapped batcher's."""
 
-    def __init__(self, restriction: str, inner: RowBatcher) -> None:
+    def __init__(self, restriction: str, inner: Batcher) -> None:
         self.restriction = check_restriction(restriction)
         self.inner = inner
 
     def __getattr__(self, name: str) -> Any:
+        if name == "inner":  # not yet set (e.g. while unpickling): no recursion
+            raise AttributeError(name)
         return getattr(self.inner, name)
 
     def batch(self, records: list[dict[str, Any]], rng: np.random.Generator) -> RowBatch:

@@ -20,7 +20,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -154,6 +154,15 @@ def crop_row(screen: ScreenState, start: int, cols: int) -> ScreenState:
     if out.chars[0] and out.chars[0][0] == "":  # a wide char cut in half: drop its right half
         out.chars[0][0] = " "
     return out
+
+
+class Batcher(Protocol):
+    """What the trainer needs of a batcher: RowBatcher, or a wrapper such as the ablations'
+    caption-restricting one (hybrid_nc/evaluation/variants.py)."""
+
+    def batch(self, records: list[dict[str, Any]], rng: np.random.Generator) -> RowBatch:
+        """RowBatch of `records` (random crops drawn from `rng`)."""
+        ...
 
 
 class RowBatcher:

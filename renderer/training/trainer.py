@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from ..fonts import FontSpec
 from ..neural import CellCaption, NeuralRenderer, action_bucket, patches_to_rows
 from ..ocr import CellOCR
-from .dataset import COLUMNS, RowBatch, RowBatcher, load_dataset_dir
+from .dataset import COLUMNS, Batcher, RowBatch, RowBatcher, load_dataset_dir
 from .synthetic import random_glyph_bank
 
 
@@ -44,7 +44,8 @@ class TrainConfig:
     # model (CellDiT's constructor arguments)
     model: dict[str, Any] = field(default_factory=dict)
     # data
-    data: str = "data-cache/renderer-rows"
+    data: str = "data-cache/renderer-rows"  # or a `hybrid-nc capture` folder: trains a look
+    eval_data: str = ""  # looks: a capture folder whose held-out captures are scored in training
     cols: int = 40  # cells per training row (attention is local, so short crops lose nothing)
     source_weights: dict[str, float] = field(default_factory=lambda: {
         "synthetic": 0.45, "cast": 0.2, "conformance": 0.2, "commands": 0.15})
@@ -136,11 +137,13 @@ class Trainer:
         cell_h, cell_w = self.model.config.cell_h, self.model.config.cell_w
         bank = random_glyph_bank(cfg.glyph_bank, cell_h, cell_w, cfg.seed) if cfg.random_glyph_p else None
         style = self.model.config.glyph_style
-        self.batcher = RowBatcher(cfg.cols, style, self.font, bank, cfg.random_glyph_p)
-        self.eval_batcher = RowBatcher(80, style, self.font)
+        train_batcher = RowBatcher(cfg.cols, style, self.font, bank, cfg.random_glyph_p)
+        # typed as the protocol: the ablations wrap these to restrict what the caption carries
+        self.batcher: Batcher = train_batcher
+        self.eval_batcher: Batcher = RowBatcher(80, style, self.font)
         self.eval_sets = {name: self._eval_records(data[name], cfg.eval_rows)
                           for name in ("heldout", "special") if len(data[name])}
-        self.ocr = CellOCR(self.batcher.captioner("dark").raster.atlas)
+        self.ocr = CellOCR(train_batcher.captioner("dark").raster.atlas)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
                                      weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, self._lr_factor)
@@ -331,7 +334,7 @@ class _StepBatches(torch.utils.data.IterableDataset):
             yield s, self.sample(s)
 
 
-def evaluate_rows(model: Any, batcher: RowBatcher, ocr: CellOCR, records: list[dict[str, Any]],
+def evaluate_rows(model: Any, batcher: Batcher, ocr: CellOCR, records: list[dict[str, Any]],
                   *, steps: int = 1, seed: int = 0, chunk: int = 64) -> dict[str, float]:
     """Draw `records` with `model` (no previous frame, as for a first frame) and score them:
     cell-OCR char accuracy over the rows' text, share of rows exactly right, PSNR vs the raster."""

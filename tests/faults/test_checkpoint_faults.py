@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def good_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny CellDiT written by save_pretrained (config.json + safetensors), to damage copies of."""
     torch.manual_seed(0)
     model = CellDiT(width=16, depth=1, heads=2, mlp_ratio=1.0, window=1)
     path = tmp_path_factory.mktemp("ckpt") / "good"

@@ -37,14 +37,17 @@ class FaultyRenderer:
 
     @property
     def cell_size(self) -> tuple[int, int]:
+        """The raster's cell size."""
         return self.inner.cell_size
 
     def reset(self) -> None:
+        """Count resets (the session resets a renderer after its failure)."""
         self.resets += 1
         self.inner.reset()
 
     def render(self, screen: ScreenState, *, damage: Iterable[int] | None = None,
                caption: Any = None, action: Any = None, seed: int | None = None) -> RenderOutput:
+        """The raster's frame, or the planned failure for this call."""
         self.calls += 1
         mode = self.plan.get(self.calls)
         if mode == "raise":
@@ -65,6 +68,7 @@ def _truth(screen: ScreenState) -> np.ndarray:
 
 @pytest.fixture
 def faulty() -> FaultyRenderer:
+    """A FaultyRenderer with nothing planned yet."""
     return FaultyRenderer()
 
 

@@ -12,10 +12,16 @@ import json
 import os
 from typing import Any
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, currently_in_test_context, event, settings
 from hypothesis import strategies as st
 
 SCALE = max(1, int(os.environ.get("HNC_FUZZ_SCALE", "1")))
+
+
+def note(text: str) -> None:
+    """Count an outcome for --hypothesis-show-statistics (a no-op outside a hypothesis test)."""
+    if currently_in_test_context():
+        event(text)
 
 
 def fuzz_settings(examples: int) -> Any:

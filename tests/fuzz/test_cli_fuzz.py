@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fuzzing import fuzz_settings
-from hypothesis import event, given
+from fuzzing import fuzz_settings, note
+from hypothesis import given
 from hypothesis import strategies as st
 
 from hybrid_nc.cli import build_parser, main
@@ -104,7 +104,7 @@ def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 
 
 def check(argv: list[str], rc: int, err: str) -> None:
-    event(f"{argv[0]} exit {rc}")  # --hypothesis-show-statistics shows how often each happens
+    note(f"{argv[0]} exit {rc}")  # --hypothesis-show-statistics shows how often each happens
     assert rc in (0, 1, 2), (argv, rc, err)
     assert "Traceback" not in err, (argv, err)
     if rc == 1:

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from fuzzing import JSON, JSON_SCALAR, dumps, fuzz_settings
-from hypothesis import event, given
+from fuzzing import JSON, JSON_SCALAR, dumps, fuzz_settings, note
+from hypothesis import given
 from hypothesis import strategies as st
 
 from hybrid_nc.web.server import (
@@ -88,10 +88,10 @@ def accepted(raw: str) -> dict[str, Any] | None:
         msg = parse_client_message(raw, CONFIG)
     except ProtocolError as e:
         assert str(e) and "\n" not in str(e), repr(str(e))
-        event("rejected")
+        note("rejected")
         return None
     kind = msg["type"]
-    event(f"accepted {kind}")
+    note(f"accepted {kind}")
     assert kind in ("keys", "text", "paste", "resize", "config", "ping")
     if kind == "keys":
         assert 1 <= len(msg["keys"]) <= 1024
@@ -120,10 +120,12 @@ class Outbox:
         self.lock = threading.Lock()
 
     def __call__(self, item: Any) -> None:
+        """Keep one outgoing message."""
         with self.lock:
             self.items.append(item)
 
     def json(self) -> list[dict[str, Any]]:
+        """The JSON messages sent so far."""
         with self.lock:
             return [m for m in self.items if isinstance(m, dict)]
 

@@ -200,6 +200,7 @@ def test_eval_ocr_raster_writes_json_and_markdown(shared_data, tmp_path):
     assert res == json.loads((tmp_path / "r.json").read_text())
     assert res["provenance"]["git_commit"] and res["provenance"]["machine"]["cpu"]
     assert res["provenance"]["seeds"] == {"seed": 0} and "torch" in res["provenance"]["packages"]
+    assert res["provenance"]["checkpoints"] == {}  # the raster loads no weights
     assert len(res["screens"]) == 2  # --quick: 2 screens per recording
     s = res["summary"][0]
     assert s["renderer"] == "raster" and s["cell_char"]["value"] == 1.0

@@ -200,7 +200,10 @@ class VLLMServer:
 
     def kill(self) -> None:
         """SIGKILL the whole process group (API server and engine core): a crash, not a stop.
-        The shared-memory segments the group had mapped are removed afterwards."""
+        The shared-memory segments the group had mapped are removed afterwards. The group is
+        frozen (SIGSTOP) first: scanning /proc for those segments takes a while, and a fast
+        machine would otherwise finish the reply that the kill is meant to cut."""
+        self._signal_group(signal.SIGSTOP)
         segments = self._shared_memory()
         self._signal_group(signal.SIGKILL)
         if self.proc is not None:

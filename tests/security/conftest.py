@@ -113,6 +113,7 @@ class Listener:
     _thread: threading.Thread | None = None
 
     def start(self) -> Listener:
+        """Accept connections (or receive datagrams) on a thread, recording each in `hits`."""
         self.sock.settimeout(0.1)
         stream = self.sock.type == socket.SOCK_STREAM
         if stream:
@@ -137,6 +138,7 @@ class Listener:
         return self
 
     def close(self) -> None:
+        """Stop listening."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(2)
@@ -174,11 +176,13 @@ class Attack:
         self.ns = pid_namespace(self.leader)
 
     def output(self) -> str:
+        """Everything the sandbox printed so far (escapes and CR removed), from the recording."""
         events = read_cast(self.record).events
         text = "".join(e.data for e in events if e.code == "o")
         return _ANSI.sub("", text).replace("\r", "")
 
     def run(self, line: str, timeout: float | None = None) -> str:
+        """Run a line in the session; what was printed meanwhile (the typed line's echo first)."""
         before = len(self.output())
         self.session.run(line, timeout=timeout)
         return self.output()[before:]
@@ -194,6 +198,7 @@ class Attack:
 
     @property
     def screen(self) -> str:
+        """The symbolic screen's text now."""
         return self.session.screen.text
 
     def answers(self) -> None:
@@ -205,9 +210,11 @@ class Attack:
         assert self.screen.rstrip().endswith("user@hnc:~$")
 
     def sandbox_pids(self) -> list[int]:
+        """Host pids of the sandbox's live processes."""
         return live_pids_in(self.ns)
 
     def close(self) -> None:
+        """Close the session (idempotent)."""
         self.session.close()
 
 

@@ -3,6 +3,7 @@ ptrace and signals aimed at host processes. The host side counts processes itsel
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 import time
@@ -19,8 +20,9 @@ pytestmark = pytest.mark.timeout(240)
 def host_victim() -> Iterator[subprocess.Popen[bytes]]:
     """A host process the sandbox will try to trace and kill (same host uid as the sandbox's
     user, so only the sandbox stands in the way)."""
-    proc = subprocess.Popen(["sleep", f"300.{secrets.randbelow(10**6)}"],
-                            user=65534, group=65534)  # nobody: the sandbox's host uid
+    # the sandbox's host uid: nobody when we are root, else our own
+    ident = {"user": 65534, "group": 65534} if os.geteuid() == 0 else {}
+    proc = subprocess.Popen(["sleep", f"300.{secrets.randbelow(10**6)}"], **ident)
     yield proc
     proc.kill()
     proc.wait()

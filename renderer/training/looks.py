@@ -1,0 +1,306 @@
+"""Training a look: a CellDiT that draws a real terminal's pixels, from `hybrid-nc capture` data.
+
+`hybrid-nc train --config hybrid_nc/configs/train_look_xterm.json` runs this trainer when the
+config's `data` is a capture folder (it has a manifest.json). What differs from the default
+trainer (trainer.py), whose targets are our own rasterizer's pixels:
+
+* targets are the terminal's captured pixels: a batch is rows of kept captures (by source family,
+  `source_weights` over the capture categories), cropped to `cols` cells;
+* the previous frame is the same row of the previous kept moment of the same source (the capture
+  ids are `<source>-<k>`), so the context is a real earlier frame too;
+* caption tokens come from the look (renderer/looks.py): the terminal's own glyph masks and its
+  measured colours, at its cell size;
+* with x0_base = "templates" the model's output is added to the template composite, so it learns
+  the corrections a lookup cannot make (spill, cursor, colours, wide glyphs).
+
+Every `eval_every` steps the EMA model draws fixed rows of `eval_data`'s held-out (test) captures
+(first frame, one step): PSNR against the real pixels, the template composite's PSNR on the same
+rows beside it, and the look OCR's char accuracy. It is monitoring only: the saved model is the
+last step's EMA, whatever these say.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ..looks import Look, LookRenderer
+from ..neural import action_bucket, patches_to_rows, rows_to_patches
+from ..ocr import CellOCR
+from ..screen import DEFAULT, ScreenState
+from .dataset import RowBatch, crop_row, row_screen
+from .trainer import TrainConfig, Trainer, family
+
+
+def is_capture_folder(path: str | Path) -> bool:
+    """A folder written by `hybrid-nc capture` (it trains a look, not the default renderer)."""
+    p = Path(path)
+    return (p / "manifest.json").is_file() and (p / "dataset" / "dataset_dict.json").is_file()
+
+
+@dataclass
+class CaptureBatch(RowBatch):
+    """A RowBatch plus the template composite the model's output is added to."""
+
+    base: np.ndarray | None = None  # (B, C, P) uint8
+
+
+@dataclass
+class CaptureScreen:
+    """One kept capture: its pixels, its symbolic screen, and the previous moment's (if kept)."""
+
+    pixels: np.ndarray  # (rows*h, cols*w, 3) uint8
+    screen: ScreenState
+    source: str
+    prev: int  # index of the previous moment's capture, -1 if none
+
+
+def load_captures(folder: str | Path, split: str) -> list[CaptureScreen]:
+    """The kept captures of one split of a capture folder, linked to their previous moments."""
+    from datasets import load_from_disk
+
+    dd = load_from_disk(str(Path(folder) / "dataset"))
+    if split not in dd:
+        raise ValueError(f"capture folder {folder} has no {split!r} split (has: {', '.join(dd)})")
+    ds = dd[split].cast_column("image", dd[split].features["image"].__class__(decode=False))
+    out: list[CaptureScreen] = []
+    where: dict[tuple[str, int], int] = {}
+    for rec in ds:
+        px = np.asarray(Image.open(io.BytesIO(rec["image"]["bytes"])).convert("RGB"))
+        k = int(rec["id"].rsplit("-", 1)[1])
+        where[(rec["source"], k)] = len(out)
+        out.append(CaptureScreen(px, ScreenState.from_json(rec["screen"]), rec["source"], -1))
+    for (source, k), i in where.items():
+        j = where.get((source, k - 1), -1)
+        if j >= 0 and out[j].pixels.shape == out[i].pixels.shape:
+            out[i].prev = j
+    return out
+
+
+class CaptureBatcher:
+    """Rows of captures -> CaptureBatches (targets and previous frames are real pixels).
+
+    Args:
+        look: the look whose captioner builds the tokens.
+        cols: cells per training row (rows are cropped or padded to it).
+        glyph_style: caption mask style (see CellDiT).
+    """
+
+    def __init__(self, look: Look, cols: int, glyph_style: str = "styled") -> None:
+        from ..neural import CellCaptioner
+
+        self.look = look
+        self.cols = cols
+        self.captioner = CellCaptioner(look.theme, look.font, glyph_style)
+        self.captioner.raster.atlas = look.atlas()
+        self.cell_h, self.cell_w = look.font.cell_h, look.font.cell_w
+        self.bg = np.array(look.theme.bg, np.uint8)
+
+    def _crop_start(self, row: ScreenState, rng: np.random.Generator) -> int:
+        if row.cols <= self.cols:
+            return 0
+        busy = np.flatnonzero((np.array(row.chars[0]) != " ") | (row.bg[0] != DEFAULT)
+                              | (row.attrs[0] != 0))
+        hi = row.cols - self.cols
+        if len(busy):
+            lo_c = max(0, min(hi, int(busy[0]) - self.cols // 4))
+            start = int(rng.integers(lo_c, max(lo_c, min(hi, int(busy[-1]) - self.cols // 4)) + 1))
+        else:
+            start = int(rng.integers(0, hi + 1))
+        if start > 0 and row.chars[0][start] == "":  # never cut a wide glyph in half
+            start -= 1
+        return start
+
+    def _pixels(self, cap: CaptureScreen, r: int, start: int, n: int) -> np.ndarray:
+        # the row's real pixels in patch layout, padded with the background past the screen
+        h, w = self.cell_h, self.cell_w
+        strip = cap.pixels[r * h:(r + 1) * h, start * w:(start + n) * w]
+        out = np.empty((h, self.cols * w, 3), np.uint8)
+        out[:] = self.bg
+        out[:, :strip.shape[1]] = strip
+        return rows_to_patches(out, h, w)[0]
+
+    def batch(self, picks: list[tuple[CaptureScreen, CaptureScreen | None, int]],
+              rng: np.random.Generator) -> CaptureBatch:
+        """(capture, previous capture or None, row) picks -> a batch (random crops from rng)."""
+        keys = ("target", "prev", "has_prev", "glyph", "colours", "bits", "hint", "contrast",
+                "base", "chars", "screens")
+        out: dict[str, list[Any]] = {k: [] for k in keys}
+        for cap, prev, r in picks:
+            row = row_screen(cap.screen, r)
+            start = self._crop_start(row, rng)
+            n = max(0, min(self.cols, row.cols - start))
+            cur = crop_row(row, start, self.cols)
+            tok = self.captioner.encode(cur, [0])
+            out["target"].append(self._pixels(cap, r, start, n))
+            out["base"].append(tok.target()[0])
+            out["contrast"].append(np.abs(tok.fg[0] - tok.bg[0]).max(-1) / 255.0)
+            if prev is not None:
+                out["prev"].append(self._pixels(prev, r, start, n))
+            else:
+                out["prev"].append(np.zeros_like(out["target"][-1]))
+            out["has_prev"].append(prev is not None)
+            for k in ("glyph", "colours", "bits", "hint"):
+                out[k].append(getattr(tok, k)[0])
+            out["chars"].append(cur.chars[0])
+            out["screens"].append(cur)
+        arrays = {k: np.stack(out[k]) for k in ("target", "prev", "glyph", "colours", "bits",
+                                               "hint", "contrast", "base")}
+        arrays["contrast"] = arrays["contrast"].astype(np.float32)
+        return CaptureBatch(has_prev=np.array(out["has_prev"]), action=[""] * len(picks),
+                            chars=out["chars"], screens=out["screens"], **arrays)
+
+
+class LookTrainer(Trainer):
+    """Trainer (trainer.py) whose data are real-terminal captures; see the module docstring.
+    The loop, EMA, checkpointing and resuming are the default trainer's."""
+
+    def __init__(self, cfg: TrainConfig, log: Any = print) -> None:
+        from accelerate import Accelerator
+
+        from ..models.cell_dit import CellDiT
+
+        self.cfg = cfg
+        self.log = log
+        torch.set_num_threads(cfg.threads)
+        self.acc = Accelerator(cpu=not torch.cuda.is_available())
+        torch.manual_seed(cfg.seed)
+        # 1. the look (what the capture measured) fixes the cell size and the font
+        self.look = Look.from_capture(cfg.data)
+        model_cfg = dict(cfg.model, cell_h=self.look.font.cell_h, cell_w=self.look.font.cell_w,
+                         font=f"{self.look.font.main}@{self.look.font.size}")
+        self.model = CellDiT(**model_cfg)
+        self.ema = copy.deepcopy(self.model).requires_grad_(False)
+        self.out = Path(cfg.out)
+        # 2. training rows: every row of every kept training capture, by source family
+        self.captures = load_captures(cfg.data, "train")
+        self.families: dict[str, np.ndarray] = {}
+        fam = np.array([family(c.source) for c in self.captures])
+        for name in cfg.source_weights:
+            idx = np.flatnonzero(fam == name)
+            if len(idx):
+                self.families[name] = idx
+        if not self.families:
+            raise ValueError(f"the captures in {cfg.data} have none of the source families "
+                             f"{', '.join(cfg.source_weights)}")
+        w = np.array([cfg.source_weights[k] for k in self.families], np.float64)
+        self.family_p = w / w.sum()
+        self.batcher = CaptureBatcher(self.look, cfg.cols, self.model.config.glyph_style)
+        # 3. monitoring rows: held-out captures, whole rows
+        self.eval_rows: list[tuple[CaptureScreen, int]] = []
+        if cfg.eval_data:
+            held = load_captures(cfg.eval_data, "test")
+            rng = np.random.default_rng(1234)
+            rows = [(c, r) for c in held for r in range(c.screen.rows)
+                    if c.screen.lines[r].strip()]
+            for i in rng.permutation(len(rows))[:cfg.eval_rows].tolist():
+                self.eval_rows.append(rows[i])
+        self.ocr = CellOCR(self.batcher.captioner.raster.atlas)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
+                                     weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, self._lr_factor)
+        self.model, self.opt, self.sched = self.acc.prepare(self.model, self.opt, self.sched)
+        self.acc.register_for_checkpointing(self.ema)
+        self.step = 0
+        self.history: list[dict[str, Any]] = []
+
+    def sample_batch(self, step: int) -> CaptureBatch:
+        """The rows of `step` (deterministic given the seed): a family, a capture, a row; rows
+        with no ink are kept only a quarter of the time (blank cells are cheap to learn)."""
+        rng = np.random.default_rng([self.cfg.seed, step, self.acc.process_index])
+        fams = list(self.families)
+        picks: list[tuple[CaptureScreen, CaptureScreen | None, int]] = []
+        while len(picks) < self.cfg.batch_size:
+            idx = self.families[fams[int(rng.choice(len(fams), p=self.family_p))]]
+            cap = self.captures[int(idx[rng.integers(len(idx))])]
+            r = int(rng.integers(cap.screen.rows))
+            blank = not cap.screen.lines[r].strip() and not (cap.screen.bg[r] != DEFAULT).any()
+            if blank and rng.random() > 0.25:
+                continue
+            prev = self.captures[cap.prev] if cap.prev >= 0 else None
+            picks.append((cap, prev, r))
+        return self.batcher.batch(picks, rng)
+
+    def loss(self, batch: RowBatch, step: int) -> torch.Tensor:
+        """Flow-matching x0 loss; x0 = base + model output when the look has a base."""
+        cfg = self.cfg
+        model = self.model
+        dev = self.acc.device
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        x0 = torch.from_numpy(batch.target).float() / 127.5 - 1.0  # (B, C, P)
+        prev = torch.from_numpy(batch.prev).float() / 127.5 - 1.0
+        b = x0.shape[0]
+        t = torch.where(torch.rand(b, generator=gen) < cfg.t1_prob, torch.ones(b),
+                        torch.rand(b, generator=gen))
+        noise = torch.randn(x0.shape, generator=gen)
+        xt = (1 - t)[:, None, None] * x0 + t[:, None, None] * noise
+        has = torch.from_numpy(batch.has_prev) & (torch.rand(b, generator=gen) >= cfg.p_drop_prev)
+        aug = torch.rand(b, generator=gen) * cfg.prev_noise
+        prev = (prev + aug[:, None, None] * torch.randn(prev.shape, generator=gen))
+        prev = prev * has[:, None, None].float()
+        keep = (torch.rand(b, generator=gen) >= cfg.p_caption_drop).float()
+        buckets = self.acc.unwrap_model(model).config.action_buckets
+        action = torch.tensor([action_bucket(a, buckets) for a in batch.action])
+        pred = model(xt.to(dev), t.to(dev), prev.to(dev), torch.from_numpy(batch.glyph).to(dev),
+                     torch.from_numpy(batch.colours).to(dev), torch.from_numpy(batch.bits).to(dev),
+                     action.to(dev), torch.from_numpy(batch.hint).to(dev), caption_mask=keep.to(dev))
+        base = getattr(batch, "base", None)
+        if self.look.x0_base == "templates" and base is not None:
+            pred = pred + (torch.from_numpy(base).float() / 127.5 - 1.0).to(dev)
+        return F.mse_loss(pred, x0.to(dev))
+
+    @torch.no_grad()
+    def evaluate(self, steps: int = 1) -> dict[str, Any]:
+        """PSNR (model and template composite) and look-OCR char accuracy on the held-out rows."""
+        if not self.eval_rows:
+            return {}
+        return evaluate_look(self.ema, self.look, self.ocr, self.eval_rows, steps=steps)
+
+    def save(self, wall_s: float) -> None:
+        """The default trainer's checkpoint, plus the look's files beside the model."""
+        super().save(wall_s)
+        if self.acc.is_main_process:
+            self.look.save(self.out / "model")
+
+
+def evaluate_look(model: Any, look: Look, ocr: CellOCR, rows: list[tuple[CaptureScreen, int]],
+                  *, steps: int = 1, seed: int = 0) -> dict[str, Any]:
+    """Draw held-out rows (no previous frame) and score them against the real captures."""
+    import Levenshtein
+
+    was_training = model.training
+    model.eval()
+    renderer = LookRenderer(model, look, threads=None)
+    h, w = look.font.cell_h, look.font.cell_w
+    se = se_base = 0.0
+    n_px = dist = total = 0
+    for cap, r in rows:
+        sub = row_screen(cap.screen, r)
+        tok = renderer.captioner.encode(sub, [0])
+        patches, _ = renderer.denoise(tok, None, rows=[r], steps=steps, seed=seed)
+        real = rows_to_patches(cap.pixels[r * h:(r + 1) * h], h, w)
+        se += float(((patches.astype(np.float64) - real) ** 2).sum())
+        se_base += float(((tok.target().astype(np.float64) - real) ** 2).sum())
+        n_px += real.size
+        read = ocr.read(patches_to_rows(patches, h, w), sub.cols, 1, hint=sub).lines[0].rstrip()
+        truth = "".join(sub.chars[0]).rstrip()
+        acc = max(0.0, 1 - Levenshtein.distance(read, truth) / max(len(truth), 1))
+        dist += (1 - acc) * len(truth)
+        total += len(truth)
+    model.train(was_training)
+
+    def db(s: float) -> float:
+        return round(10 * math.log10(255 ** 2 / (s / n_px)), 3) if s > 0 else float("inf")
+
+    return {"heldout_psnr": db(se), "heldout_base_psnr": db(se_base),
+            "heldout_char_acc": round(1 - dist / max(total, 1), 6), "heldout_rows": len(rows)}
+
