@@ -10,10 +10,14 @@ overall and per kind of source. Renderers:
                       terminal's cell size and measured colours
   glyph lookup        the rasterizer with the terminal's own glyph masks learned from calibration
                       (a lookup table of real glyphs: the cheapest "look" there is)
+  neural look         `--renderer neural --look TERMINAL` (renderer/looks.py, the shipped
+                      checkpoint renderer/checkpoints/TERMINAL), first frames, 1 step; its frames
+                      are also read back by the cell OCR on the terminal's glyphs (raw and after
+                      verify & repair), and timed against the default neural renderer drawing
+                      the same screens
 
-The neural look is added beside these by registering it in LOOKS (a name -> factory taking the
-capture folder's manifest). Side-by-side images capture | raster | |difference| x4 go to
-benchmarks/results/looks/.
+Side-by-side images capture | tuned raster | neural look | |neural - capture| x4 go to
+benchmarks/results/looks/ (without a neural look for the terminal: capture | raster | diff).
 
     python benchmarks/bench_looks.py --terminal xterm [--data DIR]      # DIR from hybrid-nc capture
     python benchmarks/bench_looks.py --terminal urxvt
@@ -79,12 +83,65 @@ def _lookup(data: Path) -> Callable[[ScreenState], np.ndarray]:
     return lambda s: raster.render(s).frame
 
 
-# name -> factory(capture folder) -> draw(screen) -> (H, W, 3) uint8; the renderers are reset per
-# screen by drawing whole frames (no damage carried over between unrelated screens)
-LOOKS: dict[str, Callable[[Path], Callable[[ScreenState], np.ndarray]]] = {
+class _NeuralLook:
+    """draw(screen) for the shipped neural look of the capture's terminal, also recording the
+    OCR read-back (raw / repaired char accuracy) and the drawing time of every frame."""
+
+    def __init__(self, renderer: Any) -> None:
+        self.renderer = renderer
+        self.raw: list[float] = []
+        self.repaired: list[float] = []
+        self.render_s: list[float] = []
+
+    def __call__(self, screen: ScreenState) -> np.ndarray:
+        from orchestrator.verify import verify_and_repair
+
+        self.renderer.reset()  # unrelated screens: every one is a first frame
+        t0 = time.perf_counter()
+        out = self.renderer.render(screen)
+        self.render_s.append(time.perf_counter() - t0)
+        _, report = verify_and_repair(self.renderer, screen, out, out.rows, hand_back=False)
+        self.raw.append(report.raw)
+        self.repaired.append(report.repaired)
+        return out.frame
+
+    def extra(self, screens: list[ScreenState]) -> dict[str, Any]:
+        """OCR figures and the speed ratio to the default neural renderer on the same screens."""
+        from renderer.registry import create
+
+        default = create("neural")
+        ms = []
+        for screen in screens:
+            default.reset()
+            t0 = time.perf_counter()
+            default.render(screen)
+            ms.append(time.perf_counter() - t0)
+        look_ms, default_ms = 1000 * float(np.mean(self.render_s)), 1000 * float(np.mean(ms))
+        return {"ocr_char_acc_raw": round(float(np.mean(self.raw)), 6),
+                "ocr_char_acc_raw_min": round(float(np.min(self.raw)), 6),
+                "ocr_char_acc_repaired": round(float(np.mean(self.repaired)), 6),
+                "ocr_screens_exact_raw": int(sum(a == 1.0 for a in self.raw)),
+                "ms_per_frame": round(look_ms, 2), "default_neural_ms_per_frame": round(default_ms, 2),
+                "time_ratio_to_default_neural": round(look_ms / default_ms, 3)}
+
+
+def _neural(data: Path) -> Callable[[ScreenState], np.ndarray] | None:
+    from renderer.looks import available_looks, create_look
+
+    terminal = _manifest(data)["profile"]["terminal"]
+    if terminal not in available_looks():
+        return None  # no look trained for this terminal: no row
+    return _NeuralLook(create_look(terminal, threads=1))
+
+
+# name -> factory(capture folder) -> draw(screen) -> (H, W, 3) uint8 (or None: no such renderer
+# for this terminal); the renderers are reset per screen by drawing whole frames (no damage
+# carried over between unrelated screens)
+LOOKS: dict[str, Callable[[Path], Callable[[ScreenState], np.ndarray] | None]] = {
     "raster (tuned)": _tuned,
     "raster (untuned)": _untuned,
     "glyph lookup": _lookup,
+    "neural look": _neural,
 }
 
 
@@ -108,8 +165,11 @@ def evaluate(data: Path, samples: int, terminal: str) -> dict[str, Any]:
     for stale in (RESULTS / "looks").glob(f"{terminal}-*.png"):
         stale.unlink()
     picks = _pick_samples(pairs, samples)
+    drawn: dict[str, dict[str, np.ndarray]] = {}
     for name, factory in LOOKS.items():
         draw = factory(data)
+        if draw is None:
+            continue
         sq: dict[str, list[float]] = defaultdict(list)  # group -> per-screen MSE
         ss: dict[str, list[float]] = defaultdict(list)
         per_screen_psnr = []
@@ -133,10 +193,14 @@ def evaluate(data: Path, samples: int, terminal: str) -> dict[str, Any]:
             "median_screen_psnr_db": round(float(np.median(finite)), 2) if finite else None,
             "seconds_per_screen_incl_metrics": round(seconds / len(pairs), 4),
         }
-        if name == "raster (tuned)":
-            for crop, _screen, rec in picks:
-                _side_by_side(crop, frames[rec["id"]],
-                              RESULTS / "looks" / f"{terminal}-{rec['id']}.png")
+        if hasattr(draw, "extra"):
+            out["looks"][name].update(draw.extra([screen for _, screen, _ in pairs]))
+        if name in ("raster (tuned)", "neural look"):
+            drawn[name] = {rec["id"]: frames[rec["id"]] for _, _, rec in picks}
+    for crop, _screen, rec in picks:
+        panels = [drawn[name][rec["id"]] for name in ("raster (tuned)", "neural look")
+                  if name in drawn]
+        _side_by_side(crop, panels, RESULTS / "looks" / f"{terminal}-{rec['id']}.png")
     return out
 
 
@@ -156,11 +220,14 @@ def _pick_samples(pairs: list, n: int) -> list:
     return [firsts[g][:3] for g in order[:n]]
 
 
-def _side_by_side(capture: np.ndarray, frame: np.ndarray, path: Path) -> None:
-    diff = np.clip(np.abs(capture.astype(np.int16) - frame.astype(np.int16)) * 4, 0, 255)
+def _side_by_side(capture: np.ndarray, frames: list[np.ndarray], path: Path) -> None:
+    # capture | each frame | |last frame - capture| x4
+    diff = np.clip(np.abs(capture.astype(np.int16) - frames[-1].astype(np.int16)) * 4, 0, 255)
     gap = np.full((capture.shape[0], 6, 3), 255, np.uint8)
-    Image.fromarray(np.concatenate([capture, gap, frame, gap, diff.astype(np.uint8)], 1)).save(
-        path, optimize=True)
+    panels = [capture]
+    for frame in [*frames, diff.astype(np.uint8)]:
+        panels += [gap, frame]
+    Image.fromarray(np.concatenate(panels, 1)).save(path, optimize=True)
 
 
 def write_markdown() -> Path:
@@ -186,7 +253,22 @@ def write_markdown() -> Path:
             lines.append(f"| {name} | " + " | ".join(f"{v['psnr_db'][g]} dB" for g in groups)
                          + f" | {v['ssim']['all']} |")
         lines.append("")
-    lines += ["Side-by-side samples (capture | tuned raster | difference x4): "
+        neural = r["looks"].get("neural look")
+        if neural and "ocr_char_acc_raw" in neural:
+            tuned = r["looks"]["raster (tuned)"]["psnr_db"]["all"]
+            lines += [f"Neural look (renderer/checkpoints/{r['terminal']}, first frames, 1 step): "
+                      f"{neural['psnr_db']['all']} dB, {neural['psnr_db']['all'] - tuned:+.2f} dB "
+                      f"over the tuned raster. Cell OCR on the terminal's glyphs reads its frames "
+                      f"{100 * neural['ocr_char_acc_raw']:.3f}% right raw (mean char accuracy; "
+                      f"{neural['ocr_screens_exact_raw']}/{r['screens']} screens exact, worst "
+                      f"{100 * neural['ocr_char_acc_raw_min']:.2f}%), "
+                      f"{100 * neural['ocr_char_acc_repaired']:.3f}% after verify & repair. "
+                      f"Speed: {neural['ms_per_frame']} ms per full frame vs "
+                      f"{neural['default_neural_ms_per_frame']} ms for the default neural "
+                      f"renderer on the same screens (ratio "
+                      f"{neural['time_ratio_to_default_neural']}).", ""]
+    lines += ["Side-by-side samples (capture | tuned raster | neural look | |neural - capture| x4; "
+              "capture | raster | difference x4 where a terminal has no neural look): "
               "benchmarks/results/looks/*.png.", ""]
     md = RESULTS / "looks.md"
     md.write_text("\n".join(lines))

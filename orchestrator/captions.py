@@ -40,16 +40,8 @@ class Caption:
 def _style_runs(screen: ScreenState, row: int) -> list[str]:
     """Human-readable style runs of a row: 'cols 0-4 fg=1 bold'."""
     out: list[str] = []
-    c = 0
-    while c < screen.cols:
-        key = (int(screen.fg[row, c]), int(screen.bg[row, c]), int(screen.attrs[row, c]))
-        start = c
-        while c < screen.cols and (int(screen.fg[row, c]), int(screen.bg[row, c]),
-                                   int(screen.attrs[row, c])) == key:
-            c += 1
-        if key == (DEFAULT, DEFAULT, 0):
-            continue
-        parts = [f"cols {start}-{c - 1}"]
+    for start, end, key in screen.style_runs(row):
+        parts = [f"cols {start}-{end - 1}"]
         if key[0] != DEFAULT:
             parts.append(f"fg={color_to_json(key[0])}")
         if key[1] != DEFAULT:

@@ -243,6 +243,9 @@ class Session:
     def _make_raster(self) -> Any:
         from renderer.raster import RasterConfig, RasterRenderer
 
+        make = getattr(self.renderer, "make_raster", None)
+        if callable(make):  # a look (renderer/looks.py): its own cells, glyphs and colours
+            return make()
         font = getattr(getattr(self.renderer, "atlas", None), "spec", None)
         if font is not None:
             return RasterRenderer(RasterConfig(theme=self.config.theme, font=font))

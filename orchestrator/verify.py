@@ -14,6 +14,7 @@ and after, every attempt, the cells taken from the raster, and timings.
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,6 +27,50 @@ from renderer.screen import ScreenState, char_width
 
 _OCRS: dict[int, CellOCR] = {}
 MAX_CELLS_LISTED = 64
+
+
+@dataclass
+class _Reads:
+    """What the last verified frame of one renderer read as, row by row.
+
+    A cell-OCR reading of a row depends on that row's pixels and its hinted characters and
+    attributes (and, on noisy frames, the noise level of the rows read with it), so a row whose
+    pixels and text are both unchanged is not read again: a typed keystroke reads one row
+    instead of the whole frame (about 24x less OCR work at 80x24).
+    """
+
+    ocr: CellOCR
+    frame: np.ndarray  # (H, W, 3) uint8, the frame as returned (repaired)
+    sigs: list[bytes]  # per row: the characters and attributes the reading was hinted with
+    cells: list[list[str]]  # per row: what it read as
+
+
+# one entry per renderer object, dropped with it (a session owns its renderer)
+_READS: weakref.WeakKeyDictionary[Any, _Reads] = weakref.WeakKeyDictionary()
+
+
+def _row_sig(screen: ScreenState, r: int) -> bytes:
+    return "\0".join(screen.chars[r]).encode("utf-8", "surrogatepass") + screen.attrs[r].tobytes()
+
+
+def _cached_reads(renderer: Any, ocr: CellOCR, shape: tuple[int, ...]) -> _Reads | None:
+    try:
+        reads = _READS.get(renderer)
+    except TypeError:  # not weak-referenceable (None, a plain object with __slots__)
+        return None
+    if reads is None or reads.ocr is not ocr or reads.frame.shape != shape:
+        return None
+    return reads
+
+
+def _remember(renderer: Any, reads: _Reads | None) -> None:
+    try:
+        if reads is None:
+            _READS.pop(renderer, None)
+        else:
+            _READS[renderer] = reads
+    except TypeError:
+        pass
 
 
 @dataclass
@@ -42,6 +87,7 @@ class VerifyReport:
     wrong_cells: list[tuple[int, int]] = field(default_factory=list)  # first few, as drawn
     timings: dict[str, float] = field(default_factory=dict)  # ms
     rows_composited: list[int] = field(default_factory=list)  # rows taken from the raster whole
+    rows_read: int = 0  # rows read back from pixels (the others were unchanged since last time)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (for report.json and traces)."""
@@ -100,7 +146,9 @@ def verify_and_repair(renderer: Any, screen: ScreenState, frame: np.ndarray | Re
             repaired frame is handed back to its cache.
         screen: the symbolic truth.
         frame: (H, W, 3) pixels, or the RenderOutput (whose info may say "nan").
-        rows: the rows drawn this call (recorded; every row is checked).
+        rows: the rows drawn this call (recorded). Every row is checked, but a row whose
+            pixels and text are unchanged since this renderer's last verified frame is not read
+            again: its reading is reused (exact, see `_Reads`).
         ocr, raster: the reader and the reference rasterizer (default: built from the
             renderer's font and theme).
         max_attempts: re-rendering rounds before compositing from the raster.
@@ -134,6 +182,7 @@ def verify_and_repair(renderer: Any, screen: ScreenState, frame: np.ndarray | Re
     elif frame.dtype.kind == "f" and not np.isfinite(frame).all():
         reason = "frame has NaN/inf pixels"
     if reason is not None:
+        _remember(renderer, None)
         fixed = raster.draw_rows(screen, range(screen.rows))
         if hand_back:
             _hand_back(renderer, fixed)
@@ -147,9 +196,23 @@ def verify_and_repair(renderer: Any, screen: ScreenState, frame: np.ndarray | Re
         return fixed, VerifyReport(raw, 1.0, n, 0, [], n, f"raster: {reason}", [], timings)
     frame = frame.astype(np.uint8, copy=True)
 
-    # 2. read everything back and find the wrong cells
+    # 2. read back the rows whose pixels or text changed since the last verified frame (all of
+    #    them the first time) and find the wrong cells
     t = time.perf_counter()
-    cells = ocr.read(frame, screen.cols, screen.rows, hint=screen).cells
+    sigs = [_row_sig(screen, r) for r in range(screen.rows)]
+    prev = _cached_reads(renderer, ocr, shape)
+    if prev is None:
+        to_read = list(range(screen.rows))
+    else:
+        moved = (frame.reshape(screen.rows, -1) != prev.frame.reshape(screen.rows, -1)).any(1)
+        to_read = [r for r in range(screen.rows) if moved[r] or sigs[r] != prev.sigs[r]]
+    if prev is None or len(to_read) == screen.rows:
+        cells = ocr.read(frame, screen.cols, screen.rows, hint=screen).cells
+    else:
+        cells = [list(c) for c in prev.cells]
+        if to_read:
+            for r, row in zip(to_read, ocr.read_rows(frame, screen, to_read).cells, strict=True):
+                cells[r] = row
     timings["ocr"] = (time.perf_counter() - t) * 1000
     raw = char_accuracy(_text(cells), screen.text)
     wrong = {r: _wrong(cells[r], truth[r]) for r in range(screen.rows)}
@@ -231,10 +294,11 @@ def verify_and_repair(renderer: Any, screen: ScreenState, frame: np.ndarray | Re
     repaired = char_accuracy(_text(cells), screen.text)
     if hand_back and (attempts or composited):
         _hand_back(renderer, frame)
+    _remember(renderer, _Reads(ocr, frame.copy(), sigs, [list(c) for c in cells]))
     timings["total"] = (time.perf_counter() - t_start) * 1000
     timings = {k: round(v, 3) for k, v in timings.items()}
     return frame, VerifyReport(raw, repaired, wrong_before, wrong_after, attempts, composited,
-                               None, listed, timings, rows_composited)
+                               None, listed, timings, rows_composited, len(to_read))
 
 
 def _hand_back(renderer: Any, frame: np.ndarray) -> None:

@@ -229,21 +229,27 @@ class ScreenState:
         """The screen's text: rows joined by newlines, trailing spaces stripped per row."""
         return "\n".join(ln.rstrip() for ln in self.lines)
 
+    def style_runs(self, row: int) -> list[tuple[int, int, tuple[int, int, int]]]:
+        """Maximal runs of equal (fg, bg, attrs) in a row that are not all default, as
+        (start, end, key) with `end` exclusive."""
+        fg, bg, attrs = self.fg[row], self.bg[row], self.attrs[row]
+        runs: list[tuple[int, int, tuple[int, int, int]]] = []
+        c = 0
+        while c < self.cols:
+            key = (int(fg[c]), int(bg[c]), int(attrs[c]))
+            start = c
+            while c < self.cols and (int(fg[c]), int(bg[c]), int(attrs[c])) == key:
+                c += 1
+            if key != (DEFAULT, DEFAULT, 0):
+                runs.append((start, c, key))
+        return runs
+
     def to_json(self) -> dict[str, Any]:
         """The SCREEN.json form, with style runs only where cells are not default."""
         styles: list[dict[str, Any]] = []
         for r in range(self.rows):
-            c = 0
-            while c < self.cols:
-                key = (int(self.fg[r, c]), int(self.bg[r, c]), int(self.attrs[r, c]))
-                if key == (DEFAULT, DEFAULT, 0):
-                    c += 1
-                    continue
-                start = c
-                while c < self.cols and (int(self.fg[r, c]), int(self.bg[r, c]),
-                                         int(self.attrs[r, c])) == key:
-                    c += 1
-                run: dict[str, Any] = {"row": r, "col": start, "len": c - start}
+            for start, end, key in self.style_runs(r):
+                run: dict[str, Any] = {"row": r, "col": start, "len": end - start}
                 if key[0] != DEFAULT:
                     run["fg"] = color_to_json(key[0])
                 if key[1] != DEFAULT:

@@ -97,20 +97,12 @@ def _styled_runs(screen: ScreenState, row: int) -> list[str]:
     """'"error" in bold red' for every run of non-default styling that holds visible text or a
     coloured background."""
     out: list[str] = []
-    c = 0
-    while c < screen.cols:
-        key = (int(screen.fg[row, c]), int(screen.bg[row, c]), int(screen.attrs[row, c]))
-        start = c
-        while c < screen.cols and (int(screen.fg[row, c]), int(screen.bg[row, c]),
-                                   int(screen.attrs[row, c])) == key:
-            c += 1
-        if key == (DEFAULT, DEFAULT, 0):
-            continue
-        text = "".join(screen.chars[row][start:c])
+    for start, end, key in screen.style_runs(row):
+        text = "".join(screen.chars[row][start:end])
         if text.strip():
             out.append(f'"{text.strip()}" in {_style_words(*key)}')
         elif key[1] != DEFAULT or key[2] & ATTR_NAMES["inverse"]:
-            out.append(f"columns {start + 1}-{c} are a {_style_words(*key)} bar")
+            out.append(f"columns {start + 1}-{end} are a {_style_words(*key)} bar")
     return out
 
 

@@ -13,6 +13,8 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from ._common import add_look_arg, check_look
+
 MAX_PIXELS = 1 << 26  # 64 Mpx: larger frames are a mistake, not a screenshot
 
 

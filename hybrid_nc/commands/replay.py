@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._common import add_look_arg, check_look
+
 DEFAULT_FPS = 10.0
 
 
@@ -68,6 +70,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("cast", metavar="CAST", help="asciicast file (.cast, v1, v2 or v3)")
     p.add_argument("--renderer", default="raster",
                    help="renderer name (default: raster, the reference rasterizer)")
+    add_look_arg(p)
     p.add_argument("--out", type=_video_path, metavar="OUT.mp4|OUT.gif",
                    help="write a video (H.264 MP4 or GIF)")
     p.add_argument("--frames-dir", metavar="DIR", help="write every sampled frame as a PNG here")
@@ -122,7 +125,14 @@ def run(args: argparse.Namespace) -> int:
     screen_then = None
     if wants_frames:
         theme = args.theme or cast.theme or "dark"
-        renderer = make_renderer(args.renderer, theme)
+        if args.look:  # a look draws the colours it was captured with, unless --theme says else
+            check_look(args.look, args.renderer)
+            from renderer import registry
+
+            renderer = registry.create("neural", look=args.look,
+                                       **({"theme": args.theme} if args.theme else {}))
+        else:
+            renderer = make_renderer(args.renderer, theme)
         replay = Replay(cast)
         times = replay.frame_times(args.fps)
         if at not in times:  # the --screen-out moment is read on the way

@@ -471,13 +471,15 @@ def ablation_table(variants: list[str], casts: list[Path], max_frames: int | Non
     per variant, means (bootstrap 95% CI over frames) of PSNR, SSIM and char accuracy."""
     from .variants import ABLATIONS, VARIANT_FILE
 
+    # every checkpoint is checked before any work, so a missing one costs no minutes
+    missing = [v for v in variants if not (ABLATIONS / v).is_dir()]
+    if missing:
+        raise EvalError(f"no ablation checkpoint {ABLATIONS / missing[0]} (train it: hybrid-nc "
+                        f"eval train-ablations --only {','.join(missing)})")
     out = []
     todo = [(v, p) for v in variants for p in casts]
     per: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     for v, p in progress(todo, len(todo), desc, quiet):
-        if not (ABLATIONS / v).is_dir():
-            raise EvalError(f"no ablation checkpoint {ABLATIONS / v} (train it: hybrid-nc eval "
-                            f"train-ablations --only {v})")
         per[v].append(score_rollout(f"ablation:{v}", p, max_frames, seed))
     for v in variants:
         runs = per[v]

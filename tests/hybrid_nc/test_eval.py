@@ -237,6 +237,18 @@ def test_bad_usage_is_one_line(tmp_path, capsys):
     assert "renderer 'nope'" in capsys.readouterr().err
 
 
+def test_missing_ablation_checkpoints_are_one_line(shared_data, tmp_path, monkeypatch, capsys):
+    # a fresh clone without renderer/checkpoints/ablations: the ablation subcommands must say
+    # what is missing and how to make it, before doing any work
+    monkeypatch.setattr(variants, "ABLATIONS", tmp_path / "ablations")
+    for sub in ("captions", "injection"):
+        rc = main(["eval", sub, "--quick", "--quiet", "--casts", str(shared_data / "casts"),
+                   "--out", str(tmp_path / "o")])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 1 and len(err) == 1, err
+        assert "no ablation checkpoint" in err[0] and "train-ablations --only" in err[0]
+
+
 @pytest.mark.integration
 def test_arith_reads_answers_back_from_raster_frames():
     """The whole probe on a real Session (sandboxed shell, sympy route): with the exact

@@ -1,0 +1,46 @@
+"""The three caption tiers: what each one tells the renderer, and what it withholds."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.captions import make_caption
+from orchestrator.terminal import Terminal
+
+
+def _screen():
+    term = Terminal(cols=30, rows=4)
+    term.feed(b"$ ls\r\n\x1b[1;31merror\x1b[0m: \x1b[44mnope\x1b[0m\r\n$ ")
+    return term.snapshot()
+
+
+def test_detailed_names_every_changed_row_its_styles_and_the_cursor() -> None:
+    cap = make_caption("detailed", _screen(), damage=[1, 2], action="ls")
+    lines = cap.text.splitlines()
+    assert "Cursor visible at row 2, col 2" in lines[0] and "Action: 'ls'" in lines[0]
+    assert lines[1] == "Row 1: 'error: nope' [cols 0-4 fg=1 bold; cols 7-10 bg=4]"
+    assert lines[2] == "Row 2: '$'"
+    assert lines[3] == "All other rows unchanged (2)."
+    assert cap.rows == [1, 2]
+
+
+def test_detailed_without_damage_covers_the_whole_screen() -> None:
+    cap = make_caption("detailed", _screen(), damage=None)
+    assert [ln.split(":")[0] for ln in cap.text.splitlines()[1:]] == [f"Row {r}" for r in range(4)]
+    assert "unchanged" not in cap.text
+
+
+def test_regular_has_the_text_but_no_styles() -> None:
+    cap = make_caption("regular", _screen(), damage=[1])
+    assert cap.text == "A terminal showing:\nerror: nope"
+    assert "bold" not in cap.text and "fg=" not in cap.text
+
+
+def test_semantic_withholds_the_screens_text() -> None:
+    cap = make_caption("semantic", _screen(), damage=[1], action="ls", route="shell")
+    assert "ls" in cap.text and "error" not in cap.text and "nope" not in cap.text
+
+
+def test_unknown_tier_is_a_one_line_error() -> None:
+    with pytest.raises(ValueError, match="unknown caption tier 'fancy'"):
+        make_caption("fancy", _screen(), damage=None)  # type: ignore[arg-type]
