@@ -85,24 +85,33 @@ def _lookup(data: Path) -> Callable[[ScreenState], np.ndarray]:
 
 class _NeuralLook:
     """draw(screen) for the shipped neural look of the capture's terminal, also recording the
-    OCR read-back (raw / repaired char accuracy) and the drawing time of every frame."""
+    OCR read-back of every frame (raw / repaired char accuracy); `extra` times it against the
+    default neural renderer."""
 
     def __init__(self, renderer: Any) -> None:
         self.renderer = renderer
         self.raw: list[float] = []
         self.repaired: list[float] = []
-        self.render_s: list[float] = []
+        self.seen_raw: list[float] = []
+        self.seen_repaired: list[float] = []
+        self.repeats = 3
 
     def __call__(self, screen: ScreenState) -> np.ndarray:
-        from orchestrator.verify import verify_and_repair
+        from orchestrator.verify import _ocr_for, verify_and_repair
+        from renderer.ocr import char_accuracy
 
         self.renderer.reset()  # unrelated screens: every one is a first frame
-        t0 = time.perf_counter()
         out = self.renderer.render(screen)
-        self.render_s.append(time.perf_counter() - t0)
-        _, report = verify_and_repair(self.renderer, screen, out, out.rows, hand_back=False)
+        fixed, report = verify_and_repair(self.renderer, screen, out, out.rows, hand_back=False)
         self.raw.append(report.raw)
         self.repaired.append(report.repaired)
+        # the same metric over what a terminal shows: text drawn in its background colour is
+        # invisible in the real capture too (palette tests), so no frame can be read as it
+        seen = _visible_text(self.renderer.raster, screen)
+        ocr = _ocr_for(self.renderer.raster)
+        for frame, acc in ((out.frame, self.seen_raw), (fixed, self.seen_repaired)):
+            read = ocr.read(frame, screen.cols, screen.rows, hint=seen).text
+            acc.append(char_accuracy(read, seen.text))
         return out.frame
 
     def extra(self, screens: list[ScreenState]) -> dict[str, Any]:
@@ -110,19 +119,43 @@ class _NeuralLook:
         from renderer.registry import create
 
         default = create("neural")
-        ms = []
+        # interleaved, best of `repeats` per screen: the machine is shared, and a busy minute
+        # must not land on one renderer only
+        best = {"look": [], "default": []}
         for screen in screens:
-            default.reset()
-            t0 = time.perf_counter()
-            default.render(screen)
-            ms.append(time.perf_counter() - t0)
-        look_ms, default_ms = 1000 * float(np.mean(self.render_s)), 1000 * float(np.mean(ms))
-        return {"ocr_char_acc_raw": round(float(np.mean(self.raw)), 6),
+            for name, r in (("look", self.renderer), ("default", default)):
+                times = []
+                for _ in range(self.repeats):
+                    r.reset()
+                    t0 = time.perf_counter()
+                    r.render(screen)
+                    times.append(time.perf_counter() - t0)
+                best[name].append(min(times))
+        look_ms = 1000 * float(np.mean(best["look"]))
+        default_ms = 1000 * float(np.mean(best["default"]))
+        return {"ocr_visible_char_acc_raw": round(float(np.mean(self.seen_raw)), 6),
+                "ocr_visible_char_acc_raw_min": round(float(np.min(self.seen_raw)), 6),
+                "ocr_visible_char_acc_repaired": round(float(np.mean(self.seen_repaired)), 6),
+                "ocr_visible_screens_exact_raw": int(sum(a == 1.0 for a in self.seen_raw)),
+                "ocr_char_acc_raw": round(float(np.mean(self.raw)), 6),
                 "ocr_char_acc_raw_min": round(float(np.min(self.raw)), 6),
                 "ocr_char_acc_repaired": round(float(np.mean(self.repaired)), 6),
                 "ocr_screens_exact_raw": int(sum(a == 1.0 for a in self.raw)),
                 "ms_per_frame": round(look_ms, 2), "default_neural_ms_per_frame": round(default_ms, 2),
                 "time_ratio_to_default_neural": round(look_ms / default_ms, 3)}
+
+
+def _visible_text(raster: Any, screen: ScreenState) -> ScreenState:
+    """`screen` with the characters drawn in (nearly) their background colour blanked: what the
+    terminal itself shows (the pairing check's notion of a visible cell)."""
+    from renderer.ocr import MIN_CONTRAST
+
+    fg, bg, _ = raster.cell_layers(screen, list(range(screen.rows)))
+    hidden = np.linalg.norm(fg - bg, axis=-1) <= 2 * MIN_CONTRAST * 255
+    out = screen.copy()
+    for r, c in zip(*np.nonzero(hidden), strict=True):
+        out.chars[r][c] = " "
+    return out
 
 
 def _neural(data: Path) -> Callable[[ScreenState], np.ndarray] | None:
@@ -258,12 +291,18 @@ def write_markdown() -> Path:
             tuned = r["looks"]["raster (tuned)"]["psnr_db"]["all"]
             lines += [f"Neural look (renderer/checkpoints/{r['terminal']}, first frames, 1 step): "
                       f"{neural['psnr_db']['all']} dB, {neural['psnr_db']['all'] - tuned:+.2f} dB "
-                      f"over the tuned raster. Cell OCR on the terminal's glyphs reads its frames "
-                      f"{100 * neural['ocr_char_acc_raw']:.3f}% right raw (mean char accuracy; "
-                      f"{neural['ocr_screens_exact_raw']}/{r['screens']} screens exact, worst "
-                      f"{100 * neural['ocr_char_acc_raw_min']:.2f}%), "
-                      f"{100 * neural['ocr_char_acc_repaired']:.3f}% after verify & repair. "
-                      f"Speed: {neural['ms_per_frame']} ms per full frame vs "
+                      f"over the tuned raster. Cell OCR on the terminal's glyphs, over the text "
+                      f"the terminal shows (characters in their own background colour blanked), "
+                      f"reads its frames {100 * neural['ocr_visible_char_acc_raw']:.3f}% right "
+                      f"raw (mean char accuracy; {neural['ocr_visible_screens_exact_raw']}/"
+                      f"{r['screens']} screens exact, worst "
+                      f"{100 * neural['ocr_visible_char_acc_raw_min']:.2f}%), "
+                      f"{100 * neural['ocr_visible_char_acc_repaired']:.3f}% after verify & "
+                      f"repair (against the full symbolic text, hidden characters included: "
+                      f"{100 * neural['ocr_char_acc_raw']:.3f}% raw, "
+                      f"{100 * neural['ocr_char_acc_repaired']:.3f}% repaired). "
+                      f"Speed (one thread, best of 3 per screen, interleaved): "
+                      f"{neural['ms_per_frame']} ms per full frame vs "
                       f"{neural['default_neural_ms_per_frame']} ms for the default neural "
                       f"renderer on the same screens (ratio "
                       f"{neural['time_ratio_to_default_neural']}).", ""]

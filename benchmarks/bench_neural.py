@@ -8,12 +8,16 @@ Measures (all in one run, neural and raster side by side):
   (the paper's protocol) on a sample of neural and raster frames;
 * special glyphs (never trained on): screens of CJK, emoji, box drawing and powerline text, and
   the held-out rows that contain them - raw accuracy reported separately;
-* speed on this CPU: a typed keystroke (one damaged row) and a full 80x24 redraw, frames/s, for
-  torch threads 1 and 2, with the raster's figures and the ratio;
+* speed on this CPU through `Session(renderer=...)` (the whole loop: sandboxed shell, emulator,
+  caption, render, verify & repair): typed keystrokes (one damaged row each) and full 80x24
+  redraws (a command whose output scrolls every row), neural and raster, each in its own child
+  process so its peak memory (VmHWM) is its own;
+* speed of the renderer alone: a typed keystroke (one damaged row) and a full 80x24 redraw,
+  frames/s, for torch threads 1 and 2, with the raster's figures and the ratio;
 * determinism: one recording drawn twice with fresh renderers and the same seed.
 
     python benchmarks/bench_neural.py [--checkpoint DIR] [--steps 1] [--quick] [--tesseract]
-Writes benchmarks/results/neural.md.
+Writes benchmarks/results/neural.md and neural.json (with commit, machine, versions, seeds).
 """
 
 from __future__ import annotations
@@ -125,10 +129,89 @@ def speed(renderer: Any, raster: Any, reps: int) -> dict[str, float]:
         res[f"{name}_keystroke_fps"] = reps / (time.perf_counter() - t)
         n = max(3, reps // 10)
         t = time.perf_counter()
-        for _ in range(n):
-            r.reset()  # a full redraw: nothing carried over
-            r.render(base)
+        for k in range(n):
+            # a full redraw of new text in every row: nothing carried over, nothing cached
+            full = base.copy()
+            for row in range(full.rows):
+                full.chars[row][-4:] = list(f"{k:04d}")
+            r.reset()
+            r.render(full)
         res[f"{name}_full_fps"] = n / (time.perf_counter() - t)
+    return res
+
+
+def _rss_peak_mib() -> float:
+    """VmHWM of this process (reset by exec, so a spawned child measures only itself)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def session_speed(renderer: str, checkpoint: str, keystrokes: int, redraws: int,
+                  seed: int) -> dict[str, Any]:
+    """Frames/s through a real Session (meant to run in a spawned child process).
+
+    keystrokes: characters typed one by one (`Session.type`), each one frame with one damaged row;
+    redraws: `seq` commands whose output scrolls all 24 rows, each one full frame. Wall-clock per
+    call (the shell's round trip included) and the frame's own work (state + caption + render +
+    verify, from the step's timings).
+    """
+    os.environ["HYBRID_NC_CHECKPOINT"] = checkpoint
+    from hybrid_nc import Session
+
+    base = _rss_peak_mib()
+    out: dict[str, Any] = {"renderer": renderer}
+    with Session(renderer=renderer, seed=seed, command_timeout=10.0) as s:
+        s.run("clear")
+        loaded = _rss_peak_mib()
+        s.type("echo wa")  # warm-up (first-call allocations)
+        key_wall, key_work, key_rows = [], [], []
+        text = ("the quick brown fox jumps over 13 lazy dogs " * 4)[:keystrokes]
+        for ch in text:
+            t = time.perf_counter()
+            step = s.type(ch)[-1]
+            key_wall.append(time.perf_counter() - t)
+            key_work.append(step.timings["total"] / 1000)
+            key_rows.append(len(step.trace.get("render", {}).get("rows", [])))
+        s.key("ctrl+c")
+        full_wall, full_work, full_rows, breakdown = [], [], [], []
+        for i in range(redraws):
+            t = time.perf_counter()
+            step = s.run(f"seq {1000 + 100 * i} {1040 + 100 * i}")
+            full_wall.append(time.perf_counter() - t)
+            full_work.append(step.timings["total"] / 1000)
+            full_rows.append(len(step.trace.get("render", {}).get("rows", [])))
+            breakdown.append(step.timings)
+        acc = [st.accuracy for st in s.steps if st.accuracy]
+        out["precision"] = getattr(s.renderer, "precision", None)
+    med = lambda xs: float(np.median(xs))  # noqa: E731
+    out.update({
+        "keystrokes": len(key_wall), "keystroke_fps": len(key_wall) / sum(key_wall),
+        "keystroke_ms_p50": 1000 * med(key_wall),
+        "keystroke_ms_p95": 1000 * float(np.quantile(key_wall, 0.95)),
+        "keystroke_work_fps": len(key_work) / sum(key_work), "keystroke_rows": med(key_rows),
+        "redraws": len(full_wall), "full_fps": len(full_wall) / sum(full_wall),
+        "full_work_fps": len(full_work) / sum(full_work), "full_rows": med(full_rows),
+        "full_timings_ms_p50": {k: round(med([b[k] for b in breakdown]), 2)
+                                for k in breakdown[0]},
+        "raw_min": min(a["raw"] for a in acc), "repaired_min": min(a["repaired"] for a in acc),
+        "rss_baseline_mib": base, "rss_loaded_mib": loaded, "rss_peak_mib": _rss_peak_mib()})
+    return out
+
+
+def session_speeds(checkpoint: str, keystrokes: int, redraws: int, seed: int
+                   ) -> dict[str, dict[str, Any]]:
+    """session_speed for neural then raster, each in a fresh spawned process."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    res = {}
+    for name in ("neural", "raster"):
+        with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+            res[name] = pool.submit(session_speed, name, checkpoint, keystrokes, redraws,
+                                    seed).result()
+        print("session", name, json.dumps(res[name]), flush=True)
     return res
 
 
@@ -148,18 +231,37 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer frames and repetitions")
     ap.add_argument("--tesseract", action="store_true", help="also the paper's Tesseract protocol")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "neural.md"))
+    ap.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"],
+                    help="the neural renderer's precision (auto: bfloat16 where native)")
+    ap.add_argument("--only-session", action="store_true",
+                    help="only the Session speed part (for profiling)")
+    ap.add_argument("--from-json", metavar="JSON",
+                    help="only rewrite the Markdown from a neural.json this script wrote")
     args = ap.parse_args()
+    if args.from_json:
+        saved = json.loads(Path(args.from_json).read_text())
+        saved.pop("provenance", None)
+        write_markdown(saved, args)
+        return
 
     t_all = time.time()
     load0 = os.getloadavg()[0]
+    uptime0 = _uptime()
     results: dict[str, Any] = {"casts": {}}
+    if args.only_session:
+        session_speeds(args.checkpoint, 40 if args.quick else 120, 6 if args.quick else 20,
+                       args.seed)
+        return
+    # the Session figures first, while the machine is in the state `uptime` reported
+    results["session"] = session_speeds(args.checkpoint, 40 if args.quick else 120,
+                                        6 if args.quick else 20, args.seed)
     casts = [c for c in HELDOUT_CASTS if (SHARED / "casts" / c).is_file()]
     for name in casts:
         theme, frames = replay_frames(SHARED / "casts" / name)
         if args.quick:
             frames = frames[:40]
         neural = NeuralRenderer.from_pretrained(args.checkpoint, theme=theme, steps=args.steps,
-                                                threads=1)
+                                                threads=1, precision=args.precision)
         raster = RasterRenderer(theme=theme)
         ocr = CellOCR(raster.atlas)
         res = score_stream(neural, raster, frames, ocr=ocr, seed=args.seed, every=args.every)
@@ -169,7 +271,8 @@ def main() -> None:
                                 for k, v in res.items()}), flush=True)
 
     # special glyphs: synthetic screens + the held-out rows that hold them
-    neural = NeuralRenderer.from_pretrained(args.checkpoint, steps=args.steps, threads=1)
+    neural = NeuralRenderer.from_pretrained(args.checkpoint, steps=args.steps, threads=1,
+                                            precision=args.precision)
     raster = RasterRenderer()
     ocr = CellOCR(raster.atlas)
     sp = score_stream(neural, raster, [(s, None, "") for s in special_screens()], ocr=ocr,
@@ -194,7 +297,8 @@ def main() -> None:
     frames = frames[: 30 if args.quick else 120]
     runs = []
     for _ in range(2):
-        r = NeuralRenderer.from_pretrained(args.checkpoint, theme=theme, steps=args.steps, threads=1)
+        r = NeuralRenderer.from_pretrained(args.checkpoint, theme=theme, steps=args.steps,
+                                           threads=1, precision=args.precision)
         runs.append([r.render(s, damage=d if i else None, action=a, seed=args.seed).frame
                      for i, (s, d, a) in enumerate(frames)])
     results["deterministic"] = all(np.array_equal(a, b) for a, b in zip(*runs, strict=True))
@@ -204,7 +308,8 @@ def main() -> None:
     reps = 60 if args.quick else 200
     results["speed"] = {}
     for threads in (1, 2):
-        r = NeuralRenderer.from_pretrained(args.checkpoint, steps=args.steps, threads=threads)
+        r = NeuralRenderer.from_pretrained(args.checkpoint, steps=args.steps, threads=threads,
+                                           precision=args.precision)
         results["speed"][threads] = speed(r, RasterRenderer(), reps)
         print("speed", threads, json.dumps(results["speed"][threads]), flush=True)
     torch.set_num_threads(1)
@@ -214,8 +319,35 @@ def main() -> None:
         print("tesseract", json.dumps(results["tesseract"]), flush=True)
 
     results["load"] = (load0, os.getloadavg()[0])
+    results["uptime"] = (uptime0, _uptime())
     results["wall_s"] = time.time() - t_all
     write_markdown(results, args)
+    write_json(results, args)
+
+
+def _uptime() -> str:
+    import subprocess
+
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return f"load average {os.getloadavg()}"
+
+
+def write_json(results: dict[str, Any], args: Any) -> None:
+    """neural.json beside neural.md: every figure plus commit, machine, versions and seeds."""
+    import hashlib
+    import sys
+
+    from hybrid_nc.evaluation.common import provenance
+
+    prov = provenance({"seed": args.seed}, sys.argv[1:])
+    prov["command"] = "python benchmarks/bench_neural.py " + " ".join(sys.argv[1:])
+    weights = Path(args.checkpoint) / "diffusion_pytorch_model.safetensors"
+    prov["checkpoint"] = {"path": args.checkpoint,
+                          "sha256_16": hashlib.sha256(weights.read_bytes()).hexdigest()[:16]}
+    data = {"provenance": prov, **results}
+    Path(args.out).with_suffix(".json").write_text(json.dumps(data, indent=1, default=str))
 
 
 def special_rows(neural: Any, raster: Any, ocr: Any, seed: int) -> dict[str, Any]:
@@ -254,7 +386,7 @@ def tesseract_scores(args: Any, casts: list[str]) -> dict[str, float]:
     for name in casts[:3]:
         theme, frames = replay_frames(SHARED / "casts" / name)
         neural = NeuralRenderer.from_pretrained(args.checkpoint, theme=theme, steps=args.steps,
-                                                threads=1)
+                                                threads=1, precision=args.precision)
         raster = RasterRenderer(theme=theme)
         reader = TesseractReader(raster.atlas.cell)
         for i, (screen, damage, action) in enumerate(frames):
@@ -268,6 +400,34 @@ def tesseract_scores(args: Any, casts: list[str]) -> dict[str, float]:
     return {k: float(np.mean(v)) for k, v in acc.items()} | {"frames": len(acc["neural"])}
 
 
+def targets_table(results: dict[str, Any], raw: float, rep: float, ps: float, ss: float
+                  ) -> list[str]:
+    """Issue 5's targets beside the figures measured in this run, each marked met or missed."""
+    rows: list[tuple[str, str, str, bool]] = [
+        ("raw cell-OCR char accuracy, held-out frames", ">= 0.999", f"{raw:.5f}", raw >= 0.999),
+        ("after repair", "1.0", f"{rep:.5f}", rep >= 1.0),
+        ("PSNR vs raster", ">= 35 dB", f"{ps:.2f} dB", ps >= 35),
+        ("SSIM vs raster", ">= 0.99", f"{ss:.4f}", ss >= 0.99)]
+    if "tesseract" in results:
+        t = results["tesseract"]
+        d = t["raster"] - t["neural"]
+        rows.append(("Tesseract, neural vs raster (same screens)", "within 0.005",
+                     f"{t['neural']:.4f} vs {t['raster']:.4f} ({d:+.4f})", abs(d) <= 0.005))
+    if "session" in results:
+        n = results["session"]["neural"]
+        rows += [("typed keystrokes through Session", ">= 30 frames/s",
+                  f"{n['keystroke_fps']:.1f}", n["keystroke_fps"] >= 30),
+                 ("full 80x24 redraws through Session", ">= 5 frames/s", f"{n['full_fps']:.1f}",
+                  n["full_fps"] >= 5)]
+    rows.append(("determinism (same seed, two runs)", "bit-identical",
+                 "bit-identical" if results["deterministic"] else "DIFFERENT",
+                 bool(results["deterministic"])))
+    out = ["", "Issue 5's targets, this run:", "", "| target | wanted | measured | |",
+           "|---|---|---|---|"]
+    out += [f"| {a} | {b} | {c} | {'met' if ok else '**missed**'} |" for a, b, c, ok in rows]
+    return out
+
+
 def write_markdown(results: dict[str, Any], args: Any) -> None:
     """benchmarks/results/neural.md"""
     import torch
@@ -279,7 +439,8 @@ def write_markdown(results: dict[str, Any], args: Any) -> None:
     ps = sum(c["psnr"] * c["scored"] for c in casts.values()) / tot
     ss = sum(c["ssim"] * c["scored"] for c in casts.values()) / tot
     cmd = "python benchmarks/bench_neural.py" + (" --quick" if args.quick else "") + (
-        " --tesseract" if args.tesseract else "") + (f" --every {args.every}" if args.every > 1 else "")
+        " --tesseract" if args.tesseract else "") + (f" --every {args.every}" if args.every > 1 else "") + (
+        f" --precision {args.precision}" if args.precision != "auto" else "")
     lines = [
         "## Neural renderer (shipped checkpoint) beside the reference raster",
         "",
@@ -314,14 +475,39 @@ def write_markdown(results: dict[str, Any], args: Any) -> None:
                      f"{s['raster_keystroke_fps'] / s['neural_keystroke_fps']:.0f}x slower | "
                      f"{s['neural_full_fps']:.1f} | {s['raster_full_fps']:.0f} | "
                      f"{s['raster_full_fps'] / s['neural_full_fps']:.0f}x slower |")
+    lines += targets_table(results, raw, rep, ps, ss)
     if "tesseract" in results:
         t = results["tesseract"]
         lines += ["", f"Tesseract (paper protocol, {t['frames']} frames): neural {t['neural']:.4f}, "
                   f"raster {t['raster']:.4f} (difference {t['raster'] - t['neural']:+.4f})."]
+    if "session" in results:
+        n, r = results["session"]["neural"], results["session"]["raster"]
+        lines += ["", f"Through `Session(renderer=...)` (sandboxed shell, emulator, caption, render, "
+                  f"verify & repair; neural precision {n.get('precision')}; each renderer in its "
+                  "own process): wall-clock frames/s of `Session.type(ch)` (one damaged row) and "
+                  "of `Session.run('seq ...')` whose output scrolls every row (a full 80x24 "
+                  "frame), and the frame's own work (state + caption + render + verify) without "
+                  "the shell's round trip.", "",
+                  "| through Session | neural | raster | raster / neural |", "|---|---:|---:|---:|"]
+        for key, label in (("keystroke_fps", f"typed keystrokes, frames/s ({n['keystrokes']})"),
+                           ("keystroke_work_fps", "  of which frame work alone, frames/s"),
+                           ("full_fps", f"full 80x24 redraws, frames/s ({n['redraws']})"),
+                           ("full_work_fps", "  of which frame work alone, frames/s")):
+            lines.append(f"| {label} | {n[key]:.1f} | {r[key]:.1f} | {r[key] / n[key]:.1f}x |")
+        lines += [f"| keystroke wall ms p50 / p95 | {n['keystroke_ms_p50']:.1f} / "
+                  f"{n['keystroke_ms_p95']:.1f} | {r['keystroke_ms_p50']:.1f} / "
+                  f"{r['keystroke_ms_p95']:.1f} | |",
+                  f"| peak memory (VmHWM, MiB) | {n['rss_peak_mib']:.0f} | {r['rss_peak_mib']:.0f} | |",
+                  "", f"Neural full-frame step, ms p50: {n['full_timings_ms_p50']} (rows drawn per "
+                  f"full frame: {n['full_rows']:.0f}; per keystroke: {n['keystroke_rows']:.0f}); "
+                  f"lowest raw / repaired accuracy over the Session's frames: "
+                  f"{n['raw_min']:.4f} / {n['repaired_min']:.4f}."]
     lines += ["", f"Machine: {os.cpu_count()} CPUs ({platform.machine()}), torch "
               f"{torch.__version__}; load average {results['load'][0]:.1f} at the start, "
               f"{results['load'][1]:.1f} at the end (shared machine, other jobs running); "
-              f"benchmark wall time {results['wall_s'] / 60:.1f} min."]
+              f"benchmark wall time {results['wall_s'] / 60:.1f} min.", "",
+              f"`uptime` at the start: `{results['uptime'][0]}`; at the end: "
+              f"`{results['uptime'][1]}`."]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")

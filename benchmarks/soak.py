@@ -7,6 +7,10 @@ caption, render, verify & repair) with the neural renderer, or the reference ras
 checkpoint is there (a printed warning, and the results say so).
 
     python benchmarks/soak.py [--steps 10000] [--renderer neural|raster] [--checkpoint DIR]
+                              [--max-minutes M]
+
+With --max-minutes the run stops at that wall time even if fewer frames were done, and the
+results say how many (a shared machine may not fit 10,000 frames in the time there is).
 
 Recorded after every call: the process's resident memory (VmRSS), the wall time of the call per
 frame, each frame's pipeline time (state + caption + render + verify) and raw accuracy (the drawn
@@ -130,8 +134,9 @@ def make_renderer(name: str, checkpoint: str | None) -> tuple[Any, str]:
 
 
 def soak(steps: int, renderer: Any, seed: int, command_timeout: float,
-         progress: int) -> dict[str, Any]:
-    """Run the script until `steps` frames; returns the per-frame and per-call series."""
+         progress: int, max_seconds: float | None = None) -> dict[str, Any]:
+    """Run the script until `steps` frames (or `max_seconds` of wall time); returns the
+    per-frame and per-call series."""
     frames: list[dict[str, float]] = []
     samples: list[dict[str, float]] = []
     t_start = time.monotonic()
@@ -161,7 +166,11 @@ def soak(steps: int, renderer: Any, seed: int, command_timeout: float,
                       f"RSS {rss:.0f} MiB", file=sys.stderr, flush=True)
             if n >= steps:
                 break
-    return {"frames": frames[:steps + 1], "samples": samples,
+            if max_seconds is not None and time.monotonic() - t_start >= max_seconds:
+                print(f"soak: time limit reached after {n - 1} of {steps} frames",
+                      file=sys.stderr, flush=True)
+                break
+    return {"frames": frames[:steps + 1], "samples": samples, "asked": steps,
             "seconds": time.monotonic() - t_start}
 
 
@@ -263,11 +272,14 @@ def markdown(res: dict[str, Any], a: dict[str, Any], note: str, command: str,
 
     r, p, c, acc = a["rss"], a["pipeline_ms"], a["call_ms"], a["raw"]
     last = res["samples"][-1] if res["samples"] else {}
+    asked = res.get("asked", a["n"])
+    cut = (f" **The run was stopped by its time limit after {a['n']} of the {asked} frames "
+           "asked for.**" if a["n"] < asked else "")
     lines = [
         "## Soak: a long scripted session",
         "",
         f"Measured by `{command}` on {machine()}; renderer: {note}. {a['n']} frames in "
-        f"{res['seconds'] / 60:.1f} min; {a['fallbacks']} frames fell back to the raster.",
+        f"{res['seconds'] / 60:.1f} min; {a['fallbacks']} frames fell back to the raster.{cut}",
         "",
         f"![soak curves]({png.name})",
         "",
@@ -340,12 +352,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out-png", type=Path, default=RESULTS / "soak.png")
     ap.add_argument("--json", type=Path, help="also write the raw series here")
     ap.add_argument("--progress", type=int, default=500, help="print progress every N frames")
+    ap.add_argument("--max-minutes", type=float,
+                    help="stop after this much wall time and report the frames done")
     args = ap.parse_args(argv)
     if args.steps < 10:
         ap.error("--steps must be at least 10")
     command = "python benchmarks/soak.py " + " ".join(sys.argv[1:] if argv is None else argv)
     renderer, note = make_renderer(args.renderer, args.checkpoint)
-    res = soak(args.steps, renderer, args.seed, args.command_timeout, args.progress)
+    if args.max_minutes is not None and args.max_minutes <= 0:
+        ap.error("--max-minutes must be > 0")
+    res = soak(args.steps, renderer, args.seed, args.command_timeout, args.progress,
+               None if args.max_minutes is None else args.max_minutes * 60)
     a = analyse(res["frames"])
     plot(res["frames"], args.out_png, f"{command}\n{note}")
     text = markdown(res, a, note, command.strip(), args.out_png)

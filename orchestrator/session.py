@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
@@ -29,6 +28,7 @@ from reasoner.base import Context, ReasonerError, Reply, create
 from renderer.screen import ScreenState
 
 from .captions import Caption, Tier, make_caption
+from .framestore import RowCompressor, decompress
 from .procwatch import foreground_waiting_for_input
 from .terminal import Terminal
 
@@ -197,7 +197,9 @@ class Session:
         self._t0 = time.monotonic()
         self._events: list[tuple[float, str, str]] = []
         self._record_file: Any = None
-        self._frames: deque[tuple[float, tuple[int, ...], bytes]] = deque(maxlen=self.config.max_frames)
+        self._frames: deque[tuple[float, tuple[int, ...], tuple[bytes, ...]]] = deque(
+            maxlen=self.config.max_frames)
+        self._compressor = RowCompressor()  # row strips: a keystroke compresses one row
         self.steps: deque[StepOutput] = deque(maxlen=1000)
         self._index = 0
         self._local_line = ""
@@ -463,8 +465,8 @@ class Session:
             raise SessionError("no frames to export")
 
         def decode() -> Iterable[np.ndarray]:
-            for _t, shape, blob in frames:
-                yield np.frombuffer(zlib.decompress(blob), np.uint8).reshape(shape)
+            for _t, shape, blobs in frames:
+                yield decompress(shape, blobs)
 
         times = [t for t, _s, _b in frames]
         return Path(write_video(path, decode(), times=times, fps=fps))
@@ -738,7 +740,7 @@ class Session:
         step = StepOutput(self._index, kind, action, screen, frame, route, reason, caption,
                           timings, accuracy, trace)
         self._frames.append((time.monotonic() - self._t0, frame.shape,
-                             zlib.compress(np.ascontiguousarray(frame).tobytes(), 1)))
+                             self._compressor.compress(frame, screen.rows)))
         self.steps.append(step)
         self._last = step
         if self.on_frame is not None:

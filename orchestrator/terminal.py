@@ -1327,8 +1327,8 @@ class _Parser:
         elif inter in "()*+" and len(inter) == 1:
             if final in CHARSETS:
                 scr.charsets["()*+".index(inter)] = final
-        elif inter == "%":
-            self.set_utf8(final in "G8")
+        elif inter == "%" and final in "@G8":  # other finals name no encoding: ignored, so
+            self.set_utf8(final != "@")        # decoding agrees with feed()'s _ENCODING_SWITCH
         elif inter == " " and final in "FG":
             scr.s8c1t = final == "G"
 

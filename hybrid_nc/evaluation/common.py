@@ -364,24 +364,43 @@ def renderer_label(name: str) -> str:
     return name.rsplit("/", 1)[-1] if "/" in name else name
 
 
+def checkpoint_path(name: str) -> Path | None:
+    """The checkpoint directory a renderer spec names ("neural", "ablation:NAME", a directory),
+    or None (the raster, a registered name)."""
+    from renderer.neural import DEFAULT_CHECKPOINT
+
+    from .variants import ABLATIONS
+
+    if name == "neural":
+        return DEFAULT_CHECKPOINT
+    if name.startswith("ablation:"):
+        return ABLATIONS / name.split(":", 1)[1]
+    return Path(name) if Path(name).is_dir() else None
+
+
+def note_checkpoint(name: str) -> None:
+    """Record the weights' digest of a renderer spec that another process loads (the latency
+    runs), so this process's provenance names them too."""
+    from renderer.neural import WEIGHTS_NAME
+
+    path = checkpoint_path(name)
+    if path is not None and (path / WEIGHTS_NAME).is_file():
+        rel = path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path
+        _DIGESTS.setdefault(str(rel), _digest(path / WEIGHTS_NAME))
+
+
 def make_renderer(name: str, theme: Any = "dark", seed: int = 0) -> Any:
     """A fresh renderer by spec: "raster", "neural" (the shipped checkpoint), "ablation:NAME"
     (renderer/checkpoints/ablations/NAME), a checkpoint directory, or a registered name.
     Models are loaded once per process and shared."""
-    from renderer.neural import DEFAULT_CHECKPOINT, CheckpointError, NeuralRenderer
+    from renderer.neural import CheckpointError, NeuralRenderer
     from renderer.raster import RasterConfig, RasterRenderer
 
-    from .variants import ABLATIONS, VariantRenderer
+    from .variants import VariantRenderer
 
     if name == "raster":
         return RasterRenderer(RasterConfig(theme=theme))
-    path: Path | None = None
-    if name == "neural":
-        path = DEFAULT_CHECKPOINT
-    elif name.startswith("ablation:"):
-        path = ABLATIONS / name.split(":", 1)[1]
-    elif Path(name).is_dir():
-        path = Path(name)
+    path = checkpoint_path(name)
     if path is None:
         from renderer import registry
 

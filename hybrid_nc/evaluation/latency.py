@@ -97,8 +97,12 @@ def run_latency(renderers: list[str], *, keystrokes: int, commands: int, full_fr
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
+    from .common import note_checkpoint
+
     t0 = time.perf_counter()
     raw = []
+    for name in renderers:
+        note_checkpoint(name)  # loaded in the children; named in this process's provenance
     for name in progress(renderers, len(renderers), "latency", quiet):
         with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
             try:

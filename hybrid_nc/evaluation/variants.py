@@ -213,11 +213,16 @@ def export_variant(variant: VariantConfig, export: Path, steps: int | None = Non
     for f in (run / "model").iterdir():
         shutil.copy2(f, export / f.name)
     data = run / "data_rows.json"
+    trained = state.get("config", {}).get("steps", state["step"])
+    # the command that reproduces these weights: the config's budget, or the --steps it was given
+    command = f"hybrid-nc eval train-ablations --only {variant.name}"
+    if trained != variant.train.get("steps", trained):
+        command += f" --steps {trained}"
     meta = {"name": variant.name, "restriction": variant.restriction,
             "config_file": Path(variant.path).name, "train_config": state.get("config", asdict(cfg)),
             "steps": state["step"], "wall_s": state["wall_s"], "history": state["history"],
             "data_rows": json.loads(data.read_text()) if data.is_file() else None,
-            "command": f"hybrid-nc eval train-ablations --only {variant.name}"}
+            "command": command}
     (export / VARIANT_FILE).write_text(json.dumps(meta, indent=1))
     return export
 
@@ -315,8 +320,12 @@ def write_readme(root: Path = ABLATIONS) -> Path:
     """renderer/checkpoints/ablations/README.md: how each committed variant was trained and
     what its training evaluation measured (from the variant.json files)."""
     rows = []
+    commands = set()
     for meta_path in sorted(root.glob(f"*/{VARIANT_FILE}")):
         m = json.loads(meta_path.read_text())
+        # the variant's own command, without its name: the budget it was really trained with
+        commands.add(" ".join(w for w in m.get("command", "").split()[3:]
+                              if w not in ("--only", m["name"])))
         cfg = m.get("train_config", {})
         model = cfg.get("model", {})
         last = (m.get("history") or [{}])[-1]
@@ -334,7 +343,8 @@ def write_readme(root: Path = ABLATIONS) -> Path:
         "`hybrid-nc train --build-data`), seed, learning rate and number of steps; they differ only",
         "in the caption restriction or the injection mode. Trained on the shared 2-core CPU with",
         "",
-        "    nice -n 10 hybrid-nc eval train-ablations            # all; --only NAME for one",
+        "    nice -n 10 hybrid-nc eval train-ablations "
+        f"{' / '.join(sorted(c for c in commands if c)) or ''}   # all; --only NAME for one",
         "",
         "from `hybrid_nc/configs/ablation_<name>.json`. Each folder: config.json + safetensors",
         "(CellDiT, `renderer.neural.load_model`) and variant.json (restriction, full training config,",

@@ -54,21 +54,35 @@ def test_any_stream_leaves_a_well_formed_screen(data: bytes, size: tuple[int, in
     check_screen(term)
 
 
+def assert_split_agrees(data: bytes, pieces: list[bytes], size: tuple[int, int]) -> None:
+    """Feeding `data` at once and as `pieces` gives the same screen, cursor and replies."""
+    whole = Terminal(*size)
+    whole.feed(data)
+    cut = Terminal(*size)
+    for piece in pieces:
+        cut.feed(piece)
+    a, b = check_screen(whole), check_screen(cut)
+    assert a.chars == b.chars
+    assert a.cursor == b.cursor and a.cursor_visible == b.cursor_visible
+    assert (a.fg == b.fg).all() and (a.bg == b.bg).all() and (a.attrs == b.attrs).all()
+    assert whole.replies == cut.replies
+
+
 @fuzz_settings(200)
 @given(data=STREAM, size=SIZES, st_data=st.data())
 def test_how_the_stream_is_split_does_not_matter(data: bytes, size: tuple[int, int],
                                                  st_data: st.DataObject) -> None:
     """A program's output arrives in reads of any size; the screen must come out the same."""
-    whole = Terminal(*size)
-    whole.feed(data)
-    pieces = Terminal(*size)
-    for piece in st_data.draw(split(data)):
-        pieces.feed(piece)
-    a, b = check_screen(whole), check_screen(pieces)
-    assert a.chars == b.chars
-    assert a.cursor == b.cursor and a.cursor_visible == b.cursor_visible
-    assert (a.fg == b.fg).all() and (a.bg == b.bg).all() and (a.attrs == b.attrs).all()
-    assert whole.replies == pieces.replies
+    assert_split_agrees(data, st_data.draw(split(data)), size)
+
+
+# found by the test above: ESC % 0 (which names no encoding) switched to Latin-1 only when the
+# read ended right after it; the encoding switches themselves, cut at every byte
+@pytest.mark.parametrize("data", [b"\x1b%0\xc3\x80", b"\x1b%@\xc3\x80\x1b%G\xc3\x80",
+                                  b"\x1b%8\xe4\xb8\xad\x1b%5\xc3\x80\x1b%@\xe4"])
+def test_encoding_switches_cut_at_every_byte(data: bytes) -> None:
+    for i in range(len(data) + 1):
+        assert_split_agrees(data, [data[:i], data[i:]], (6, 1))
 
 
 @fuzz_settings(100)

@@ -216,3 +216,18 @@ def test_cursor_styles() -> None:
                           RasterRenderer(theme="dark", cursor="none").draw_rows(screen, [0]))
     with pytest.raises(ValueError, match="block cursor or none"):
         NeuralRenderer(tiny(), cursor="bar")
+
+
+def test_bfloat16_precision_stays_close_to_float32_and_is_deterministic() -> None:
+    screen = styled_screen()
+    model = tiny()
+    f32 = NeuralRenderer(model, precision="float32").render(screen)
+    b1 = NeuralRenderer(model, precision="bfloat16").render(screen)
+    b2 = NeuralRenderer(model, precision="bfloat16").render(screen)
+    assert f32.info["precision"] == "float32" and b1.info["precision"] == "bfloat16"
+    assert np.array_equal(b1.frame, b2.frame)
+    diff = np.abs(b1.frame.astype(int) - f32.frame.astype(int))
+    assert diff.mean() < 2.0 and diff.max() <= 32  # rounding of the products, not another image
+    assert NeuralRenderer(model).precision in ("float32", "bfloat16")  # "auto" resolves
+    with pytest.raises(ValueError, match="precision must be"):
+        NeuralRenderer(model, precision="half")

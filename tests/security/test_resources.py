@@ -4,7 +4,6 @@ session answers afterwards, and the host's disk and this process's memory are ch
 
 from __future__ import annotations
 
-import os
 import resource
 import shutil
 import tempfile
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import COMMAND_TIMEOUT, Attack, python_cmd
 
+from orchestrator.recording import read_cast
 from reasoner.backends.sandbox import ShellLimits
 from reasoner.backends.shell import ShellBackend
 
@@ -129,19 +129,39 @@ def test_workdir_on_the_host_keeps_the_file_size_limit(sandbox_ok: None) -> None
         shutil.rmtree(base, ignore_errors=True)
 
 
+# What one flood may add to the recording besides the capped output: the typed line's echo, the
+# notices, the prompt and the check that the session answers (all a few hundred characters).
+FLOOD_EXTRA_CHARS = 4096
+# asciicast v2 is JSON: a control character is written as the escape \u00XX, 6 bytes for 1.
+JSON_WORST_BYTES_PER_CHAR = 6
+# per event: its time, code, quotes, brackets and newline (~30 bytes)
+EVENT_BYTES = 64
+
+
 @pytest.mark.slow
 def test_infinite_output(attack: Attack) -> None:
+    """Floods end at the output cap or the command timeout. The bound on what reaches the host's
+    disk is derived per command from the configured cap: at most max_output characters of
+    output (plus the echo, notices and prompt), each written as at most 6 bytes of JSON."""
+    cap = attack.session.shell.max_output
     rss_before = _rss_mib()
     for line in ("yes", "cat /dev/zero", "while :; do echo spam; done", "seq inf",
                  "python3 -c 'while True: print(\"x\" * 5000)'"):
+        size_before = attack.record.stat().st_size
+        events_before = len(read_cast(attack.record).events)
         t0 = time.monotonic()
         out = attack.run(line)
         took = time.monotonic() - t0
         assert "[hybrid-nc: " in out, line  # timed out, or the output cap stopped it
         assert took < COMMAND_TIMEOUT + 10, (line, took)
         attack.answers()
-    # the host: the recording holds what was shown (bounded by the caps), memory stayed put
-    assert attack.record.stat().st_size < 20 * MiB
+        # the cap holds: what was recorded for this command is at most the cap's worth
+        events = read_cast(attack.record).events[events_before:]
+        chars = sum(len(e.data) for e in events)
+        assert chars <= cap + FLOOD_EXTRA_CHARS, (line, chars, cap)
+        grew = attack.record.stat().st_size - size_before
+        bound = JSON_WORST_BYTES_PER_CHAR * (cap + FLOOD_EXTRA_CHARS) + EVENT_BYTES * len(events)
+        assert grew <= bound, (line, grew, bound)
+    # this process's memory stayed put (dropped output is not kept anywhere)
     assert _rss_mib() - rss_before < 150
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 < 2048
-    assert os.path.exists(attack.record)
