@@ -29,6 +29,7 @@ common symbols, plus every (character, style) of the hint and any `extra` charac
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
@@ -512,6 +513,7 @@ _BLAS_LOCK = threading.Lock()
 _BLAS: list | None = None
 _BLAS_DEPTH = [0]  # readers inside the block: nested / concurrent, the last one out restores
 _BLAS_BEFORE: list[int] = []
+_BLAS_MODULES = 0  # len(sys.modules) when _BLAS was found
 
 
 @contextlib.contextmanager
@@ -519,8 +521,12 @@ def single_threaded_blas() -> Iterator[None]:
     """Run numpy's BLAS on one thread for the block. The OCR's products are small (at most
     ~1920 x 128 x 600); on a busy machine OpenBLAS's worker threads wait for a core and one such
     product took 60 ms instead of 0.4 ms. No-op without threadpoolctl."""
-    global _BLAS, _BLAS_BEFORE
+    global _BLAS, _BLAS_BEFORE, _BLAS_MODULES
     with _BLAS_LOCK:
+        # another BLAS arrives with a module import (scipy brings its own OpenBLAS): scan again
+        # when the set of modules has grown, not on every read (a scan costs ~1 ms)
+        if _BLAS_DEPTH[0] == 0 and len(sys.modules) != _BLAS_MODULES:
+            _BLAS, _BLAS_MODULES = None, len(sys.modules)
         if _BLAS is None:
             try:
                 from threadpoolctl import ThreadpoolController

@@ -387,3 +387,24 @@ def test_blas_runs_single_threaded_inside_reads_and_is_restored() -> None:
             pass
         assert all(lib.get_num_threads() == 1 for lib in libs)
     assert [lib.get_num_threads() for lib in libs] == before
+
+
+def test_a_blas_loaded_after_the_first_read_is_also_held_to_one_thread() -> None:
+    # scipy brings its own OpenBLAS; in the suite it was imported after the OCR's first read
+    import subprocess
+    import sys
+
+    pytest.importorskip("scipy")
+    code = (
+        "from renderer.ocr import single_threaded_blas\n"
+        "with single_threaded_blas(): pass\n"
+        "import scipy.linalg\n"
+        "from threadpoolctl import ThreadpoolController\n"
+        "libs = ThreadpoolController().select(user_api='blas').lib_controllers\n"
+        "assert len(libs) >= 2, libs\n"
+        "with single_threaded_blas():\n"
+        "    assert all(lib.get_num_threads() == 1 for lib in libs)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2], timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
