@@ -105,13 +105,14 @@ class _NeuralLook:
         fixed, report = verify_and_repair(self.renderer, screen, out, out.rows, hand_back=False)
         self.raw.append(report.raw)
         self.repaired.append(report.repaired)
-        # the same metric over what a terminal shows: text drawn in its background colour is
-        # invisible in the real capture too (palette tests), so no frame can be read as it
-        seen = _visible_text(self.renderer.raster, screen)
+        # the same metric over the cells the pairing check judged: text drawn in (nearly) its
+        # background colour is invisible in the real capture too (palette tests)
+        judged = _judged(self.renderer.raster, screen)
+        truth = _judged_text(screen.chars, judged)
         ocr = _ocr_for(self.renderer.raster)
         for frame, acc in ((out.frame, self.seen_raw), (fixed, self.seen_repaired)):
-            read = ocr.read(frame, screen.cols, screen.rows, hint=seen).text
-            acc.append(char_accuracy(read, seen.text))
+            cells = ocr.read(frame, screen.cols, screen.rows, hint=screen).cells
+            acc.append(char_accuracy(_judged_text(cells, judged), truth))
         return out.frame
 
     def extra(self, screens: list[ScreenState]) -> dict[str, Any]:
@@ -145,17 +146,22 @@ class _NeuralLook:
                 "time_ratio_to_default_neural": round(look_ms / default_ms, 3)}
 
 
-def _visible_text(raster: Any, screen: ScreenState) -> ScreenState:
-    """`screen` with the characters drawn in (nearly) their background colour blanked: what the
-    terminal itself shows (the pairing check's notion of a visible cell)."""
+def _judged(raster: Any, screen: ScreenState) -> np.ndarray:
+    """(rows, cols) bool: the cells the capture's pairing check judged - those whose glyph
+    colour stands out from the background (text in its own background colour, or nearly, is
+    not readable on the real terminal either) - and the cursor cell."""
     from renderer.ocr import MIN_CONTRAST
 
     fg, bg, _ = raster.cell_layers(screen, list(range(screen.rows)))
-    hidden = np.linalg.norm(fg - bg, axis=-1) <= 2 * MIN_CONTRAST * 255
-    out = screen.copy()
-    for r, c in zip(*np.nonzero(hidden), strict=True):
-        out.chars[r][c] = " "
-    return out
+    judged = np.linalg.norm(fg - bg, axis=-1) > 2 * MIN_CONTRAST * 255
+    if screen.cursor_visible:
+        judged[min(screen.cursor[0], screen.rows - 1), min(screen.cursor[1], screen.cols - 1)] = True
+    return judged
+
+
+def _judged_text(cells: list[list[str]], judged: np.ndarray) -> str:
+    return "\n".join("".join(t if judged[r, c] else " " for c, t in enumerate(row)).rstrip()
+                     for r, row in enumerate(cells))
 
 
 def _neural(data: Path) -> Callable[[ScreenState], np.ndarray] | None:
@@ -291,8 +297,9 @@ def write_markdown() -> Path:
             tuned = r["looks"]["raster (tuned)"]["psnr_db"]["all"]
             lines += [f"Neural look (renderer/checkpoints/{r['terminal']}, first frames, 1 step): "
                       f"{neural['psnr_db']['all']} dB, {neural['psnr_db']['all'] - tuned:+.2f} dB "
-                      f"over the tuned raster. Cell OCR on the terminal's glyphs, over the text "
-                      f"the terminal shows (characters in their own background colour blanked), "
+                      f"over the tuned raster. Cell OCR on the terminal's glyphs, over the cells "
+                      f"the capture's pairing check judges (glyph colour distinct from its "
+                      f"background), "
                       f"reads its frames {100 * neural['ocr_visible_char_acc_raw']:.3f}% right "
                       f"raw (mean char accuracy; {neural['ocr_visible_screens_exact_raw']}/"
                       f"{r['screens']} screens exact, worst "

@@ -30,6 +30,7 @@ import random
 import shutil
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -102,7 +103,11 @@ def holdings(s: Session) -> dict[str, float]:
     frames = getattr(s, "_frames", None)
     if frames is not None:
         out["frames_kept"] = float(len(frames))
-        out["frames_mib"] = sum(len(b) for _t, _s, b in frames) / 2**20
+        # an entry is bytes (one zlib stream) or a tuple of them (one per row strip); strips
+        # equal to the previous frame's share one bytes object, so each is counted once
+        blobs = {id(b): len(b) for _t, _s, e in frames
+                 for b in ((e,) if isinstance(e, bytes) else e)}
+        out["frames_mib"] = sum(blobs.values()) / 2**20
     events = getattr(s, "_events", None)
     if events is not None:
         out["events"] = float(len(events))
@@ -141,23 +146,29 @@ def soak(steps: int, renderer: Any, seed: int, command_timeout: float,
     samples: list[dict[str, float]] = []
     t_start = time.monotonic()
     with Session(renderer=renderer, command_timeout=command_timeout, seed=seed) as s:
-        frames.append({"rss": rss_mib(), "call_ms": float("nan"), "pipeline_ms": float("nan"),
-                       "render_ms": float("nan"), "raw": float("nan"), "kind": "reset"})
+        frames.append({"rss": rss_mib(), "call_ms": float("nan"), "cpu_ms": float("nan"),
+                       "pipeline_ms": float("nan"), "render_ms": float("nan"),
+                       "raw": float("nan"), "kind": "reset"})
+        stopped_by_time = False
         for label, action in script(seed):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             out = action(s)
             wall = (time.perf_counter() - t0) * 1000
+            # CPU time of this process (all its threads; not the sandbox's processes): unlike
+            # wall time it hardly moves when other work shares the CPUs
+            cpu = (time.process_time() - c0) * 1000
             rss = rss_mib()
             for st in out:
                 frames.append({
-                    "rss": rss, "call_ms": wall / len(out), "kind": label,
+                    "rss": rss, "call_ms": wall / len(out), "cpu_ms": cpu / len(out),
+                    "kind": label,
                     "pipeline_ms": float(st.timings.get("total", float("nan"))),
                     "render_ms": float(st.timings.get("render", float("nan"))),
                     "raw": float(st.accuracy.get("raw", float("nan"))),
                     "repaired": float(st.accuracy.get("repaired", float("nan"))),
                     "fallback": 1.0 if "fallback" in st.trace.get("render", {}) else 0.0,
                 })
-            n = len(frames)
+            n = len(frames) - 1  # frames drawn so far (frames[0] is the state at the start)
             if n // 100 > (n - len(out)) // 100:
                 samples.append({"frame": float(n), "rss": rss, "load": os.getloadavg()[0],
                                 **holdings(s)})
@@ -167,11 +178,12 @@ def soak(steps: int, renderer: Any, seed: int, command_timeout: float,
             if n >= steps:
                 break
             if max_seconds is not None and time.monotonic() - t_start >= max_seconds:
-                print(f"soak: time limit reached after {n - 1} of {steps} frames",
+                print(f"soak: time limit reached after {n} of {steps} frames",
                       file=sys.stderr, flush=True)
+                stopped_by_time = True
                 break
     return {"frames": frames[:steps + 1], "samples": samples, "asked": steps,
-            "seconds": time.monotonic() - t_start}
+            "stopped_by_time": stopped_by_time, "seconds": time.monotonic() - t_start}
 
 
 # -- analysis --------------------------------------------------------------------------------
@@ -199,7 +211,7 @@ def analyse(frames: list[dict[str, Any]]) -> dict[str, Any]:
     """Fits over the whole run and over its second half (steady state), and the verdicts."""
     n = len(frames)
     series = {k: np.array([f.get(k, np.nan) for f in frames], float)
-              for k in ("rss", "pipeline_ms", "call_ms", "raw")}
+              for k in ("rss", "pipeline_ms", "call_ms", "cpu_ms", "raw")}
     half = n // 2
     out: dict[str, Any] = {"n": n - 1}
     for key, series_y in series.items():
@@ -221,6 +233,8 @@ def analyse(frames: list[dict[str, Any]]) -> dict[str, Any]:
                                   < LATENCY_FLAT * out["pipeline_ms"]["median"])
     out["call_ms"]["flat"] = (abs(out["call_ms"]["slope_steady"]) * 10
                               < LATENCY_FLAT * out["call_ms"]["median"])
+    out["cpu_ms"]["flat"] = (abs(out["cpu_ms"]["slope_steady"]) * 10
+                             < LATENCY_FLAT * out["cpu_ms"]["median"])
     out["raw"]["flat"] = abs(out["raw"]["slope_steady"]) * 10 < ACCURACY_FLAT
     out["fallbacks"] = int(sum(f.get("fallback", 0) for f in frames))
     return out
@@ -236,6 +250,7 @@ def plot(frames: list[dict[str, Any]], path: Path, title: str) -> None:
     rss = np.array([f["rss"] for f in frames], float)
     pipe = np.array([f["pipeline_ms"] for f in frames], float)
     call = np.array([f["call_ms"] for f in frames], float)
+    cpu = np.array([f.get("cpu_ms", np.nan) for f in frames], float)
     raw = np.array([f["raw"] for f in frames], float)
     w = max(5, len(frames) // 100)
     fig, ax = plt.subplots(3, 1, figsize=(10, 9), sharex=True)
@@ -244,6 +259,8 @@ def plot(frames: list[dict[str, Any]], path: Path, title: str) -> None:
     ax[1].plot(x, pipe, ".", ms=1, alpha=0.25, color="tab:gray", label="per frame")
     ax[1].plot(x, rolling(pipe, w, np.median), lw=1.5, label=f"pipeline, median of {w}")
     ax[1].plot(x, rolling(call, w, np.median), lw=1.5, label=f"call / frames, median of {w}")
+    ax[1].plot(x, rolling(cpu, w, np.median), lw=1.5,
+               label=f"CPU time of call / frames, median of {w}")
     ax[1].set_yscale("log")
     ax[1].set_ylabel("ms per frame")
     ax[1].legend(loc="upper right", fontsize=8)
@@ -252,7 +269,7 @@ def plot(frames: list[dict[str, Any]], path: Path, title: str) -> None:
     ax[2].set_ylabel("raw char accuracy")
     ax[2].set_xlabel("frame")
     ax[2].legend(loc="lower right", fontsize=8)
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle("\n".join(textwrap.wrap(title, 110)), fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -270,11 +287,11 @@ def markdown(res: dict[str, Any], a: dict[str, Any], note: str, command: str,
     def verdict(flat: bool) -> str:
         return "**flat**" if flat else "**not flat**"
 
-    r, p, c, acc = a["rss"], a["pipeline_ms"], a["call_ms"], a["raw"]
+    r, p, c, acc, u = a["rss"], a["pipeline_ms"], a["call_ms"], a["raw"], a["cpu_ms"]
     last = res["samples"][-1] if res["samples"] else {}
     asked = res.get("asked", a["n"])
     cut = (f" **The run was stopped by its time limit after {a['n']} of the {asked} frames "
-           "asked for.**" if a["n"] < asked else "")
+           "asked for.**" if res.get("stopped_by_time") else "")
     lines = [
         "## Soak: a long scripted session",
         "",
@@ -295,6 +312,9 @@ def markdown(res: dict[str, Any], a: dict[str, Any], note: str, command: str,
         f"| call wall time per frame (ms) | {c['first']:.1f} | {c['last']:.1f} | "
         f"{c['median']:.1f} | {c['p95']:.1f} | {c['slope_all']:+.3f} ms/1000 frames | "
         f"{c['slope_steady']:+.3f} ms/1000 frames | {verdict(c['flat'])} |",
+        f"| CPU time per frame (ms) | {u['first']:.1f} | {u['last']:.1f} | "
+        f"{u['median']:.1f} | {u['p95']:.1f} | {u['slope_all']:+.3f} ms/1000 frames | "
+        f"{u['slope_steady']:+.3f} ms/1000 frames | {verdict(u['flat'])} |",
         f"| raw char accuracy | {acc['first']:.4f} | {acc['last']:.4f} | {acc['median']:.4f} | "
         f"{acc['p5']:.4f} | {acc['slope_all']:+.5f}/1000 frames | {acc['slope_steady']:+.5f}"
         f"/1000 frames | {verdict(acc['flat'])} |",
@@ -308,12 +328,16 @@ def markdown(res: dict[str, Any], a: dict[str, Any], note: str, command: str,
         f"{LATENCY_FLAT:.0%} of its median, accuracy by less than {ACCURACY_FLAT}. The pipeline "
         "time is state + caption + render + verify of one frame; the call time is the wall time "
         "of the Session call (run/type/key) divided by the frames it produced, so it includes "
-        "the reasoners (a command's run time, the sandbox round trip).",
+        "the reasoners (a command's run time, the sandbox round trip). The CPU time is this "
+        "process's CPU time during the call divided by its frames: it leaves out the sandbox's "
+        "processes and hardly depends on how busy the shared CPUs are, so it tells drift in the "
+        "code apart from a busier machine.",
     ]
     lines += ["", "Per tenth of the run (medians, and the machine's 1-min load average: how busy "
               "the shared CPUs were):", "",
-              "| frames | RSS MiB | pipeline ms | call ms | raw accuracy (mean) | load average |",
-              "|---|---:|---:|---:|---:|---:|"]
+              "| frames | RSS MiB | pipeline ms | call ms | CPU ms | raw accuracy (mean) | "
+              "load average |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
     frames = res["frames"][1:]
     tenth = max(1, len(frames) // 10)
     for i in range(0, len(frames) - tenth + 1, tenth):
@@ -326,8 +350,23 @@ def markdown(res: dict[str, Any], a: dict[str, Any], note: str, command: str,
         raw = [f["raw"] for f in part if np.isfinite(f["raw"])]
         load = f"{np.mean(loads):.1f}" if loads else "n/a"
         lines.append(f"| {i + 1}-{i + len(part)} | {med('rss'):.0f} | {med('pipeline_ms'):.1f} | "
-                     f"{med('call_ms'):.1f} | {np.mean(raw) if raw else float('nan'):.5f} | "
+                     f"{med('call_ms'):.1f} | {med('cpu_ms'):.1f} | {np.mean(raw) if raw else float('nan'):.5f} | "
                      f"{load} |")
+    if len(frames) >= 10:
+        def mid(key: str, part: list[dict[str, Any]]) -> float:
+            vals = [f[key] for f in part if np.isfinite(f.get(key, np.nan))]
+            return float(np.median(vals)) if vals else float("nan")
+
+        head, tail = frames[:tenth], frames[-tenth:]
+        parts = []
+        for key, name, unit in (("rss", "RSS", "MiB"), ("pipeline_ms", "pipeline", "ms"),
+                                ("call_ms", "call", "ms"), ("cpu_ms", "CPU", "ms")):
+            x0, x1 = mid(key, head), mid(key, tail)
+            parts.append(f"{name} {x0:.1f} -> {x1:.1f} {unit} ({(x1 - x0) / x0:+.0%})")
+        raw0 = np.nanmean([f["raw"] for f in head])
+        raw1 = np.nanmean([f["raw"] for f in tail])
+        parts.append(f"raw accuracy (mean) {raw0:.5f} -> {raw1:.5f}")
+        lines += ["", "First tenth against last tenth (medians): " + "; ".join(parts) + "."]
     if last:
         lines += [
             "",
@@ -370,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out_md.write_text(text)
     if args.json:
         args.json.write_text(json.dumps({"analysis": a, "samples": res["samples"],
+                                         "seconds": res["seconds"], "asked": res["asked"],
+                                         "stopped_by_time": res["stopped_by_time"],
                                          "frames": res["frames"]}, default=float))
     print(text)
     return 0

@@ -46,6 +46,7 @@ class TrainConfig:
     # data
     data: str = "data-cache/renderer-rows"  # or a `hybrid-nc capture` folder: trains a look
     eval_data: str = ""  # looks: a capture folder whose held-out captures are scored in training
+    cursor_row_p: float = 0.0  # looks: share of rows that are a capture's cursor row, cropped around it
     cols: int = 40  # cells per training row (attention is local, so short crops lose nothing)
     source_weights: dict[str, float] = field(default_factory=lambda: {
         "synthetic": 0.45, "cast": 0.2, "conformance": 0.2, "commands": 0.15})
