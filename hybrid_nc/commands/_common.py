@@ -64,3 +64,10 @@ def check_look(look: str, renderer: str | None) -> None:
     """A look belongs to the neural renderer: say so in one line for any other."""
     if renderer not in (None, "neural"):
         raise ValueError(f"--look {look} applies to --renderer neural, not {renderer!r}")
+
+
+def default_renderer(args: argparse.Namespace) -> None:
+    """render/replay draw with the exact raster unless told otherwise; --look alone means the
+    neural renderer, since a look belongs to it."""
+    if args.renderer is None:
+        args.renderer = "neural" if args.look else "raster"

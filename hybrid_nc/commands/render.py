@@ -13,7 +13,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from ._common import add_look_arg, check_look
+from ._common import add_look_arg, check_look, default_renderer
 
 MAX_PIXELS = 1 << 26  # 64 Mpx: larger frames are a mistake, not a screenshot
 
@@ -33,8 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--screen", metavar="SCREEN.json", help="the screen to draw")
     src.add_argument("--text", metavar="FILE", help="plain text lines to draw")
     p.add_argument("--out", metavar="OUT.png", required=True, help="where to write the PNG")
-    p.add_argument("--renderer", default="raster",
-                   help="renderer name (default raster, the exact reference)")
+    p.add_argument("--renderer", default=None,
+                   help="renderer name (default raster, the exact reference; neural with --look)")
     p.add_argument("--seed", type=int, help="sampling seed for neural renderers")
     add_look_arg(p)
     p.add_argument("--cols", type=int, help="screen width in cells (--text only)")
@@ -51,6 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the screen, draw it, write the PNG atomically."""
+    default_renderer(args)
     _check_out(args.out)  # before any work
     try:
         screen = _load_screen(args)

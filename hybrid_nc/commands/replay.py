@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._common import add_look_arg, check_look
+from ._common import add_look_arg, check_look, default_renderer
 
 DEFAULT_FPS = 10.0
 
@@ -68,7 +68,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "rows are redrawn). Writes a video, PNG frames and/or the symbolic "
                        "screen at a moment; with none of them, prints that screen's text.")
     p.add_argument("cast", metavar="CAST", help="asciicast file (.cast, v1, v2 or v3)")
-    p.add_argument("--renderer", default="raster",
+    p.add_argument("--renderer", default=None,
                    help="renderer name (default: raster, the reference rasterizer)")
     add_look_arg(p)
     p.add_argument("--out", type=_video_path, metavar="OUT.mp4|OUT.gif",
@@ -114,6 +114,7 @@ def make_renderer(name: str, theme: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Play the recording; returns the exit status."""
+    default_renderer(args)
     from orchestrator.recording import Replay, read_cast
 
     from ..media import FrameDir, VideoWriter, atomic_write_text

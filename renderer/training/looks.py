@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..looks import Look, LookRenderer
-from ..neural import action_bucket, patches_to_rows, rows_to_patches
+from ..neural import patches_to_rows, rows_to_patches
 from ..ocr import CellOCR
 from ..screen import DEFAULT, ScreenState
 from .dataset import RowBatch, crop_row, row_screen
@@ -244,33 +244,19 @@ class LookTrainer(Trainer):
             picks.append((cap, prev, r, focus))
         return self.batcher.batch(picks, rng)
 
-    def loss(self, batch: RowBatch, step: int) -> torch.Tensor:
-        """Flow-matching x0 loss; x0 = base + model output when the look has a base."""
-        cfg = self.cfg
-        model = self.model
-        dev = self.acc.device
-        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-        x0 = torch.from_numpy(batch.target).float() / 127.5 - 1.0  # (B, C, P)
-        prev = torch.from_numpy(batch.prev).float() / 127.5 - 1.0
-        b = x0.shape[0]
-        t = torch.where(torch.rand(b, generator=gen) < cfg.t1_prob, torch.ones(b),
-                        torch.rand(b, generator=gen))
-        noise = torch.randn(x0.shape, generator=gen)
-        xt = (1 - t)[:, None, None] * x0 + t[:, None, None] * noise
-        has = torch.from_numpy(batch.has_prev) & (torch.rand(b, generator=gen) >= cfg.p_drop_prev)
-        aug = torch.rand(b, generator=gen) * cfg.prev_noise
-        prev = (prev + aug[:, None, None] * torch.randn(prev.shape, generator=gen))
-        prev = prev * has[:, None, None].float()
-        keep = (torch.rand(b, generator=gen) >= cfg.p_caption_drop).float()
-        buckets = self.acc.unwrap_model(model).config.action_buckets
-        action = torch.tensor([action_bucket(a, buckets) for a in batch.action])
-        pred = model(xt.to(dev), t.to(dev), prev.to(dev), torch.from_numpy(batch.glyph).to(dev),
-                     torch.from_numpy(batch.colours).to(dev), torch.from_numpy(batch.bits).to(dev),
-                     action.to(dev), torch.from_numpy(batch.hint).to(dev), caption_mask=keep.to(dev))
+    def predict(self, batch: RowBatch, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """x0 = base + model output when the look has a base (the glyph-mask composite)."""
+        pred, x0 = super().predict(batch, step)
         base = getattr(batch, "base", None)
         if self.look.x0_base == "templates" and base is not None:
-            pred = pred + (torch.from_numpy(base).float() / 127.5 - 1.0).to(dev)
-        return F.mse_loss(pred, x0.to(dev))
+            pred = pred + (torch.from_numpy(base).float() / 127.5 - 1.0).to(pred.device)
+        return pred, x0
+
+    def loss(self, batch: RowBatch, step: int) -> torch.Tensor:
+        """Plain flow-matching x0 MSE: a look's targets are captures, not our palette, so the
+        default trainer's contrast weighting does not apply."""
+        pred, x0 = self.predict(batch, step)
+        return F.mse_loss(pred, x0)
 
     @torch.no_grad()
     def evaluate(self, steps: int = 1) -> dict[str, Any]:

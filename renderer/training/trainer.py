@@ -187,8 +187,9 @@ class Trainer:
             recs.append({k: v[i] for k, v in self.train_cols.items()})
         return self.batcher.batch(recs, rng)
 
-    def loss(self, batch: RowBatch, step: int) -> torch.Tensor:
-        """Flow-matching x0 loss of one batch."""
+    def predict(self, batch: RowBatch, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The model's x0 prediction for a batch noised at random flow-matching times (seeded by
+        the step), with the target x0 it is scored against."""
         cfg = self.cfg
         model = self.model
         buckets = self.acc.unwrap_model(model).config.action_buckets
@@ -210,13 +211,19 @@ class Trainer:
         pred = model(xt.to(dev), t.to(dev), prev.to(dev), torch.from_numpy(batch.glyph).to(dev),
                      torch.from_numpy(batch.colours).to(dev), torch.from_numpy(batch.bits).to(dev),
                      action.to(dev), torch.from_numpy(batch.hint).to(dev), caption_mask=keep.to(dev))
+        return pred, x0.to(dev)
+
+    def loss(self, batch: RowBatch, step: int) -> torch.Tensor:
+        """Flow-matching x0 loss of one batch, contrast-weighted per cell when configured."""
+        cfg = self.cfg
+        pred, x0 = self.predict(batch, step)
         if not cfg.contrast_ref:
-            return F.mse_loss(pred, x0.to(dev))
+            return F.mse_loss(pred, x0)
         contrast = torch.from_numpy(batch.contrast).clamp_min(1e-3)
         w = (cfg.contrast_ref / contrast).square().clamp(1.0, cfg.contrast_max_weight)  # (B, C)
         w = w / w.mean()  # keep the loss scale (and so the learning rate) comparable
-        err = (pred - x0.to(dev)).square().mean(-1)  # (B, C)
-        return (err * w.to(dev)).mean()
+        err = (pred - x0).square().mean(-1)  # (B, C)
+        return (err * w.to(pred.device)).mean()
 
     # -- the loop ------------------------------------------------------------------------
     def train(self, resume: bool = False) -> dict[str, Any]:

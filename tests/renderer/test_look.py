@@ -46,7 +46,7 @@ def test_render_flag_draws_at_the_looks_cell_size(tmp_path) -> None:
     text = tmp_path / "t.txt"
     text.write_text("hello\nxterm look\n")
     out = tmp_path / "o.png"
-    rc = main(["render", "--renderer", "neural", "--look", "xterm", "--text", str(text),
+    rc = main(["render", "--look", "xterm", "--text", str(text),  # --look implies neural
                "--out", str(out)])
     assert rc == 0
     assert Image.open(out).size == (10 * 8, 2 * 17)
@@ -54,7 +54,8 @@ def test_render_flag_draws_at_the_looks_cell_size(tmp_path) -> None:
 
 @pytest.mark.parametrize("argv, message", [
     (["--renderer", "neural", "--look", "nosuch"], "unknown look 'nosuch' (available: xterm"),
-    (["--look", "xterm"], "--look xterm applies to --renderer neural, not 'raster'"),
+    (["--renderer", "raster", "--look", "xterm"],
+     "--look xterm applies to --renderer neural, not 'raster'"),
     (["--renderer", "neural", "--look", "xterm", "--theme", "light"],
      "the xterm look draws the colours it was captured with"),
 ])
