@@ -266,6 +266,7 @@ class WebSession:
         self.primary = "neural"
         self.view = "neural"
         self.theme = "dark"
+        self._renderer_options: dict[str, Any] = {}
         self.frames_sent = 0
         self._ready = False
         self._latest: Any = None
@@ -353,6 +354,8 @@ class WebSession:
         opts.update(self._options)
         self.primary = str(opts.pop("renderer", None) or SessionConfig.renderer)
         self.theme = str(opts.get("theme") or SessionConfig.theme)
+        options = opts.get("renderer_options") or ()
+        self._renderer_options = dict(options.items() if isinstance(options, dict) else options)
         renderer = self._make_renderer(self.primary, self.theme)
         self.view = "raster" if _name(renderer) == "raster" else "neural"
         s = Session(renderer=renderer, on_frame=self._on_frame, **opts)
@@ -375,8 +378,11 @@ class WebSession:
     def _make_renderer(self, name: str, theme: str) -> Any:
         """The named renderer; when a non-raster one cannot load (no checkpoint), the raster with
         a notice the page shows."""
+        # the page's own renderer keeps the options it was served with (--look, --model)
+        options = dict(self._renderer_options) if name == self.primary else {}
+        options.pop("theme", None)
         try:
-            return _create_renderer(name, theme)
+            return _create_renderer(name, theme, **options)
         except Exception as e:
             if name == "raster":
                 raise
@@ -645,13 +651,13 @@ def _themes() -> list[str]:
     return list(THEMES)
 
 
-def _create_renderer(name: str, theme: str) -> Any:
+def _create_renderer(name: str, theme: str, **options: Any) -> Any:
     try:
         from renderer import registry
     except ImportError:
         registry = None  # type: ignore[assignment]
     if registry is not None:
-        return registry.create(name, theme=theme)
+        return registry.create(name, theme=theme, **options)
     if name != "raster":
         raise ValueError(f"renderer {name!r} is not available (no renderer registry)")
     from renderer.raster import RasterRenderer

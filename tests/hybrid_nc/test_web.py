@@ -378,3 +378,22 @@ def test_cells_drawn_wrong_before_repair_are_sent_for_highlighting() -> None:
             assert np.array_equal(page.canvas[0], RasterRenderer().render(screen).frame)
     finally:
         registry.unregister("misdrawing")
+
+
+def test_a_look_survives_switching_the_view() -> None:
+    """`serve --look xterm`: raster view and back gives the xterm look again, not the default
+    neural renderer (its cells are 8x17, the default's 8x16)."""
+    look = (("renderer", "neural"), ("reasoners", ("sympy",)),
+            ("renderer_options", (("look", "xterm"),)))
+    service = TerminalService(ServeConfig(session_options=look))
+    with TestClient(create_app(service)) as c, \
+            c.websocket_connect("/ws?cols=20&rows=4", headers=LOCAL) as ws:
+        page = Page(ws)
+        page.until(lambda m: m["type"] == "hello")
+        tab = next(iter(c.app.state.service.sessions.values()))
+        assert tab.session.renderer.cell_size == (17, 8)
+        page.send(type="config", view="raster")
+        page.until(lambda m: m["type"] == "config")
+        page.send(type="config", view="neural")
+        page.until(lambda m: m["type"] == "config" and m["view"] == "neural")
+        assert tab.session.renderer.cell_size == (17, 8) and tab.notice is None
