@@ -35,6 +35,14 @@ def _group_members(pgrp: int) -> list[int]:
     return members
 
 
+def foreground_group(fd: int) -> int | None:
+    """The pty's foreground process group (host pid numbering), None when it cannot be told."""
+    try:
+        return os.tcgetpgrp(fd)
+    except OSError:
+        return None
+
+
 def foreground_waiting_for_input(fd: int) -> bool | None:
     """True when every process of the pty's foreground group is blocked waiting for input;
     False when one is running or sleeping for another reason; None when it cannot be told."""

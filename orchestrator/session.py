@@ -29,7 +29,7 @@ from renderer.screen import ScreenState
 
 from .captions import Caption, Tier, make_caption
 from .framestore import RowCompressor, decompress
-from .procwatch import foreground_waiting_for_input
+from .procwatch import foreground_group, foreground_waiting_for_input
 from .terminal import Terminal
 
 # -- keys ------------------------------------------------------------------------------------
@@ -384,11 +384,12 @@ class Session:
                 return self._keystroke(data, name)
             route = self.router.route(line) if line.strip() else None
             if route is None or (route.name == "shell" and self.shell is not None):
+                shell_group = self._foreground()
                 self._input(b"\r")
                 if wait:
                     self._wait_command(None)
                 else:
-                    self._pump(lambda: False, timeout=0.3, quiet=0.05, idle=0.05)
+                    self._until_started(shell_group)
                 if line.strip():
                     self._history.append(line)
                 return self._frame_step("key", name, "shell" if line.strip() else None,
@@ -594,12 +595,36 @@ class Session:
             elif now - idle_since >= settle:
                 return
 
+    def _shell_fd(self) -> int | None:
+        fd = self.shell.fileno() if callable(getattr(self.shell, "fileno", None)) else \
+            getattr(self.shell, "_fd", None)
+        return fd if isinstance(fd, int) else None
+
+    def _foreground(self) -> int | None:
+        fd = self._shell_fd()
+        return foreground_group(fd) if fd is not None else None
+
+    def _until_started(self, shell_group: int | None, limit: float = 2.0) -> None:
+        """After Enter with wait=False: return once the command owns the terminal (its process
+        group is the pty's foreground) or the prompt is back. A Ctrl+C sent earlier, while bash
+        was still forking, reaches bash instead of the command, which then runs on. A builtin
+        keeps bash in the foreground: waiting for input (`read`) ends the wait too, and a busy
+        one (a `while` loop) costs at most `limit`."""
+        self._pump(lambda: False, timeout=0.3, quiet=0.05, idle=0.05)
+        deadline = time.monotonic() + limit
+        while shell_group is not None and time.monotonic() < deadline:
+            if self.shell.at_prompt or not self.shell.alive():
+                return
+            group = self._foreground()
+            if group is None or group != shell_group or self._waiting_for_input():
+                return
+            self._pump(lambda: False, timeout=0.01, quiet=0.0)
+
     def _waiting_for_input(self) -> bool:
         """True when the foreground program is blocked reading the terminal (a REPL, an editor,
         `cat`), so waiting longer would not change the screen."""
-        fd = self.shell.fileno() if callable(getattr(self.shell, "fileno", None)) else \
-            getattr(self.shell, "_fd", None)
-        if isinstance(fd, int):
+        fd = self._shell_fd()
+        if fd is not None:
             waiting = foreground_waiting_for_input(fd)
             if waiting is not None:
                 return waiting
