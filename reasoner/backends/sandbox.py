@@ -167,6 +167,22 @@ def host_identity() -> int | None:
     return UNPRIVILEGED if os.geteuid() == 0 else None
 
 
+# Python ignores SIGPIPE and SIGXFSZ, and a parent started in the background (`hybrid-nc serve &`
+# from a script) ignores SIGINT and SIGQUIT; ignored signals survive exec, and bash cannot undo
+# what was ignored when it started: `yes | head` would print "Broken pipe" and Ctrl+C do nothing.
+_DEFAULT_SIGNALS = ("SIGPIPE", "SIGXFSZ", "SIGINT", "SIGQUIT", "SIGTSTP", "SIGTTIN", "SIGTTOU",
+                    "SIGHUP", "SIGTERM")
+
+
+def prepare_child() -> None:
+    """preexec hook of the shell: a terminal's default signal dispositions, then
+    `drop_privileges`."""
+    for name in _DEFAULT_SIGNALS:
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    drop_privileges()
+
+
 def drop_privileges() -> None:
     """preexec hook: become the unprivileged host user (only when running as root)."""
     ident = host_identity()

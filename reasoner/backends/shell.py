@@ -41,7 +41,7 @@ from reasoner.backends.sandbox import (
     SandboxError,
     ShellLimits,
     bwrap_problem,
-    drop_privileges,
+    prepare_child,
 )
 from reasoner.base import ReasonerError
 
@@ -206,7 +206,7 @@ class ShellBackend:
             argv = self._sandbox.argv()
             self._proc = PtyProcess.spawn(argv, cwd=self._sandbox.cwd(),
                                           env=self._sandbox.env(), dimensions=(rows, cols),
-                                          preexec_fn=drop_privileges,
+                                          preexec_fn=prepare_child,
                                           pass_fds=self._sandbox.pass_fds())
         except OSError as e:
             self._sandbox.cleanup()

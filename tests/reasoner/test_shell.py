@@ -353,3 +353,28 @@ def test_bad_arguments_are_one_line_errors() -> None:
         ShellBackend(max_output=10)
     with pytest.raises(ReasonerError, match="out of range"):
         ShellBackend().start(0, 24)
+
+
+def test_signals_start_at_their_defaults_whatever_the_parent_ignores(sandbox_ok) -> None:
+    """Python ignores SIGPIPE, and a parent started in the background by a script ignores SIGINT;
+    the sandboxed shell must not inherit either (`yes | head` quietly stops; Ctrl+C works)."""
+    import signal
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        sh = ShellBackend(command_timeout=10)
+        sh.start(80, 24)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    drv = Driver(sh)
+    try:
+        assert drv.settle(lambda: sh.at_prompt)
+        drv.command("grep SigIgn /proc/self/status; yes | head -2")
+        assert drv.last_lines(4)[:3] == ["SigIgn: 0000000000000000", "y", "y"]
+        assert "Broken pipe" not in drv.text()
+        drv.type("sleep 30\r")
+        time.sleep(0.3)
+        drv.type(b"\x03", until=lambda: sh.at_prompt, timeout=5)
+        assert sh.at_prompt and sh.last_status == 130
+    finally:
+        sh.close()
