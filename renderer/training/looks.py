@@ -21,7 +21,6 @@ last step's EMA, whatever these say.
 
 from __future__ import annotations
 
-import copy
 import io
 import math
 from dataclasses import dataclass
@@ -169,35 +168,15 @@ class LookTrainer(Trainer):
     The loop, EMA, checkpointing and resuming are the default trainer's."""
 
     def __init__(self, cfg: TrainConfig, log: Any = print) -> None:
-        from accelerate import Accelerator
-
-        from ..models.cell_dit import CellDiT
-
-        self.cfg = cfg
-        self.log = log
-        torch.set_num_threads(cfg.threads)
-        self.acc = Accelerator(cpu=not torch.cuda.is_available())
-        torch.manual_seed(cfg.seed)
         # 1. the look (what the capture measured) fixes the cell size and the font
-        self.look = Look.from_capture(cfg.data)
-        model_cfg = dict(cfg.model, cell_h=self.look.font.cell_h, cell_w=self.look.font.cell_w,
-                         font=f"{self.look.font.main}@{self.look.font.size}")
-        self.model = CellDiT(**model_cfg)
-        self.ema = copy.deepcopy(self.model).requires_grad_(False)
-        self.out = Path(cfg.out)
+        look = Look.from_capture(cfg.data)
+        self._start(cfg, log, dict(cfg.model, cell_h=look.font.cell_h, cell_w=look.font.cell_w,
+                                   font=f"{look.font.main}@{look.font.size}"))
+        self.look = look
         # 2. training rows: every row of every kept training capture, by source family
         self.captures = load_captures(cfg.data, "train")
-        self.families: dict[str, np.ndarray] = {}
-        fam = np.array([family(c.source) for c in self.captures])
-        for name in cfg.source_weights:
-            idx = np.flatnonzero(fam == name)
-            if len(idx):
-                self.families[name] = idx
-        if not self.families:
-            raise ValueError(f"the captures in {cfg.data} have none of the source families "
-                             f"{', '.join(cfg.source_weights)}")
-        w = np.array([cfg.source_weights[k] for k in self.families], np.float64)
-        self.family_p = w / w.sum()
+        self._weigh_families([family(c.source) for c in self.captures],
+                             f"the captures in {cfg.data} have none of the source families")
         self.batcher = CaptureBatcher(self.look, cfg.cols, self.model.config.glyph_style)
         # 3. monitoring rows: held-out captures, whole rows
         self.eval_rows: list[tuple[CaptureScreen, int]] = []
@@ -209,13 +188,7 @@ class LookTrainer(Trainer):
             for i in rng.permutation(len(rows))[:cfg.eval_rows].tolist():
                 self.eval_rows.append(rows[i])
         self.ocr = CellOCR(self.batcher.captioner.raster.atlas)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
-                                     weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
-        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, self._lr_factor)
-        self.model, self.opt, self.sched = self.acc.prepare(self.model, self.opt, self.sched)
-        self.acc.register_for_checkpointing(self.ema)
-        self.step = 0
-        self.history: list[dict[str, Any]] = []
+        self._prepare()
 
     def sample_batch(self, step: int) -> CaptureBatch:
         """The rows of `step` (deterministic given the seed): a family, a capture, a row; rows

@@ -108,32 +108,12 @@ class Trainer:
     checkpoint's metrics."""
 
     def __init__(self, cfg: TrainConfig, log: Any = print) -> None:
-        from accelerate import Accelerator
-
-        from ..models.cell_dit import CellDiT
-
-        self.cfg = cfg
-        self.log = log
-        torch.set_num_threads(cfg.threads)
-        self.acc = Accelerator(cpu=not torch.cuda.is_available())
-        torch.manual_seed(cfg.seed)
-        self.model = CellDiT(**cfg.model)
-        self.ema = copy.deepcopy(self.model).requires_grad_(False)
-        self.out = Path(cfg.out)
+        self._start(cfg, log, cfg.model)
         data = load_dataset_dir(cfg.data)
         # plain lists: a datasets 5 column is a lazy view, slow to index item by item
         self.train_cols = data["train"].select_columns(list(COLUMNS)).to_dict()
-        self.families: dict[str, np.ndarray] = {}
-        fam = np.array([family(s) for s in self.train_cols["source"]])
-        for name in cfg.source_weights:
-            idx = np.flatnonzero(fam == name)
-            if len(idx):
-                self.families[name] = idx
-        if not self.families:
-            raise ValueError(f"the dataset at {cfg.data} has none of the sources "
-                             f"{', '.join(cfg.source_weights)}")
-        w = np.array([cfg.source_weights[k] for k in self.families], np.float64)
-        self.family_p = w / w.sum()
+        self._weigh_families([family(s) for s in self.train_cols["source"]],
+                             f"the dataset at {cfg.data} has none of the sources")
         self.font = FontSpec()
         cell_h, cell_w = self.model.config.cell_h, self.model.config.cell_w
         bank = random_glyph_bank(cfg.glyph_bank, cell_h, cell_w, cfg.seed) if cfg.random_glyph_p else None
@@ -145,6 +125,41 @@ class Trainer:
         self.eval_sets = {name: self._eval_records(data[name], cfg.eval_rows)
                           for name in ("heldout", "special") if len(data[name])}
         self.ocr = CellOCR(train_batcher.captioner("dark").raster.atlas)
+        self._prepare()
+
+    # -- construction steps shared with the look trainer (looks.py) ---------------------------
+    def _start(self, cfg: TrainConfig, log: Any, model_cfg: dict[str, Any]) -> None:
+        """Config, threads, accelerator, seed, the model and its EMA copy."""
+        from accelerate import Accelerator
+
+        from ..models.cell_dit import CellDiT
+
+        self.cfg = cfg
+        self.log = log
+        torch.set_num_threads(cfg.threads)
+        self.acc = Accelerator(cpu=not torch.cuda.is_available())
+        torch.manual_seed(cfg.seed)
+        self.model = CellDiT(**model_cfg)
+        self.ema = copy.deepcopy(self.model).requires_grad_(False)
+        self.out = Path(cfg.out)
+
+    def _weigh_families(self, families: list[str], none_found: str) -> None:
+        """Index the training items by source family, weighted by cfg.source_weights;
+        `none_found` starts the error when the data has none of them."""
+        fam = np.array(families)
+        self.families: dict[str, np.ndarray] = {}
+        for name in self.cfg.source_weights:
+            idx = np.flatnonzero(fam == name)
+            if len(idx):
+                self.families[name] = idx
+        if not self.families:
+            raise ValueError(f"{none_found} {', '.join(self.cfg.source_weights)}")
+        w = np.array([self.cfg.source_weights[k] for k in self.families], np.float64)
+        self.family_p = w / w.sum()
+
+    def _prepare(self) -> None:
+        """Optimizer and schedule, handed to accelerate with the model; the EMA checkpointed."""
+        cfg = self.cfg
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
                                      weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, self._lr_factor)
