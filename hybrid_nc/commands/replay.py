@@ -69,7 +69,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "screen at a moment; with none of them, prints that screen's text.")
     p.add_argument("cast", metavar="CAST", help="asciicast file (.cast, v1, v2 or v3)")
     p.add_argument("--renderer", default=None,
-                   help="renderer name (default: raster, the reference rasterizer)")
+                   help="renderer name (default raster, the exact reference; neural with --look)")
     add_look_arg(p)
     p.add_argument("--out", type=_video_path, metavar="OUT.mp4|OUT.gif",
                    help="write a video (H.264 MP4 or GIF)")
