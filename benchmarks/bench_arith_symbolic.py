@@ -6,7 +6,7 @@
    does it: peek_line() -> SympyReasoner.answer() -> discard_line() -> "\\r\\n" + answer +
    "\\r\\n" fed to the emulator -> fresh_prompt().
 
-Every time the answer is read back from the *symbolic screen* (orchestrator.terminal.Terminal fed
+Every time the answer is read back from the *symbolic screen* (terminal.Terminal fed
 by ShellBackend.read()), never from the raw bytes. Items: the 620 calculator annotations of GSM8K
 test[:200] (`exact_result`) and the 200 SVAMP equations (`answer`), all verified.
 
@@ -34,10 +34,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.terminal import Terminal  # noqa: E402
 from reasoner.backends.shell import ShellBackend  # noqa: E402
 from reasoner.backends.sympy_calc import SympyReasoner  # noqa: E402
 from reasoner.base import Context  # noqa: E402
+from terminal import Terminal  # noqa: E402
 
 DATA = Path(os.environ.get("HYBRID_NC_SHARED_DATA", ROOT.parent / "shared" / "data")) / "arith"
 COLS, ROWS = 120, 30

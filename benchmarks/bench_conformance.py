@@ -3,7 +3,7 @@
     python benchmarks/bench_conformance.py            # prints the table, writes the results file
     python benchmarks/bench_conformance.py --list     # also lists every case we fail, with why
 
-Suites (../shared/data/conformance, see orchestrator/conformance.py for how each is run):
+Suites (../shared/data/conformance, see tests/terminal/conformance.py for how each is run):
 xterm.js escape-sequence files (xterm's own screens), alacritty's ref tests (the text, and every
 cell's colours and attributes against alacritty's grid dump), libvterm's test
 scripts (one case per `!section`; sections that only expect parser/damage/input callbacks are not
@@ -28,9 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "orchestrator"))
+sys.path.insert(0, str(ROOT / "tests" / "terminal"))
 
-from orchestrator.conformance import (  # noqa: E402
+from conformance import (  # noqa: E402
     SUITES,
     PyteEmulator,
     TerminalEmulator,
@@ -111,7 +111,7 @@ def main() -> int:
         return f"{100.0 * n / d:.1f}%" if d else "-"
 
     lines = ["## Terminal conformance", "",
-             "Our `orchestrator.terminal.Terminal` against plain pyte 0.8.2 (`pyte.Screen` + "
+             "Our `terminal.Terminal` against plain pyte 0.8.2 (`pyte.Screen` + "
              "`pyte.ByteStream`), same checks for both "
              "(`python benchmarks/bench_conformance.py`).", "",
              "| suite | cases | checkable | hybrid-nc pass | pyte pass |",

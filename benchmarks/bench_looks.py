@@ -48,7 +48,7 @@ from renderer.capture.metrics import psnr, psnr_from_mse, ssim  # noqa: E402
 from renderer.capture.pipeline import CaptureConfig, capture_dataset, load_pairs  # noqa: E402
 from renderer.capture.tune import raster_for, spec_from_json  # noqa: E402
 from renderer.fonts import FontSpec  # noqa: E402
-from renderer.screen import ScreenState  # noqa: E402
+from terminal.screen import ScreenState  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 UNICODE_SOURCES = ("unicode:box", "unicode:cjk", "unicode:emoji")
@@ -330,14 +330,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     data = args.data
     if data is None:
-        from orchestrator.terminal import screen_from_bytes
 
         data = ROOT / "data-cache" / f"looks-{args.terminal}"
         shared = ROOT.parent / "shared" / "data"
         config = CaptureConfig(terminal=args.terminal, out=data, split="test",
                                resume=(data / "manifest.json").exists(),
                                shared_data=shared if shared.is_dir() else None)
-        capture_dataset(config, screen_from_bytes)
+        capture_dataset(config)
     result = evaluate(data, args.samples, args.terminal)
     (RESULTS / "looks" / f"{args.terminal}.json").write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: v["psnr_db"] | {"ssim": v["ssim"]["all"]}

@@ -51,7 +51,7 @@ SPECIAL_LINES = [
 
 def replay_frames(path: Path) -> tuple[Any, list[Any]]:
     """(theme, [(screen, damage, action)]) of a recording, via the terminal emulator."""
-    from hybrid_nc.train_data import cast_frames, cast_terminal, cast_theme
+    from renderer.training.sources import cast_frames, cast_terminal, cast_theme
 
     head, frames = cast_frames(path)
     term = cast_terminal(head)
@@ -64,7 +64,7 @@ def replay_frames(path: Path) -> tuple[Any, list[Any]]:
 
 def special_screens() -> list[Any]:
     """Screens of characters the model never trained on (plus some colour)."""
-    from renderer.screen import ScreenState
+    from terminal.screen import ScreenState
 
     s = ScreenState.from_lines(SPECIAL_LINES, 80, 24, cursor=(11, 0))
     s.fg[0, :6] = 2
@@ -111,7 +111,7 @@ def score_stream(renderer: Any, raster: Any, frames: list[Any], *, ocr: Any, see
 
 def speed(renderer: Any, raster: Any, reps: int) -> dict[str, float]:
     """frames/s for typed keystrokes (one damaged row) and full redraws, renderer vs raster."""
-    from renderer.screen import ScreenState
+    from terminal.screen import ScreenState
 
     lines = [f"{i:3d} drwxr-xr-x 2 user staff 4096 Mar 12 12:04 directory_{i:02d}" for i in range(23)]
     base = ScreenState.from_lines(lines + ["$ "], 80, 24, cursor=(23, 2))
@@ -218,10 +218,10 @@ def session_speeds(checkpoint: str, keystrokes: int, redraws: int, seed: int
 def main() -> None:
     import torch
 
-    from hybrid_nc.train_data import HELDOUT_CASTS
     from renderer.neural import DEFAULT_CHECKPOINT, NeuralRenderer
     from renderer.ocr import CellOCR
     from renderer.raster import RasterRenderer
+    from renderer.training.sources import HELDOUT_CASTS
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
@@ -353,7 +353,7 @@ def write_json(results: dict[str, Any], args: Any) -> None:
 def special_rows(neural: Any, raster: Any, ocr: Any, seed: int) -> dict[str, Any]:
     """Raw accuracy on the dataset's "special" rows (held-out characters), if it is built."""
     from renderer.metrics import char_accuracy
-    from renderer.screen import ScreenState
+    from terminal.screen import ScreenState
 
     path = ROOT / "data-cache" / "renderer-rows"
     if not (path / "dataset_dict.json").is_file():

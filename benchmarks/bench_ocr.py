@@ -39,14 +39,14 @@ from PIL import Image, ImageFilter
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.terminal import Terminal  # noqa: E402
 from renderer.fonts import FontSpec  # noqa: E402
 from renderer.metrics import char_accuracy, line_accuracy  # noqa: E402
 from renderer.ocr import CellOCR  # noqa: E402
 from renderer.raster import RasterRenderer, shared_atlas  # noqa: E402
-from renderer.screen import BOLD, INVERSE, ITALIC, TRUECOLOR, UNDERLINE, ScreenState  # noqa: E402
 from renderer.tesseract import TesseractReader, protocol_scores  # noqa: E402
-from renderer.themes import Theme  # noqa: E402
+from terminal import Terminal  # noqa: E402
+from terminal.screen import BOLD, INVERSE, ITALIC, TRUECOLOR, UNDERLINE, ScreenState  # noqa: E402
+from terminal.themes import Theme  # noqa: E402
 
 DATA = Path(os.environ.get("HYBRID_NC_SHARED_DATA", ROOT.parent / "shared" / "data"))
 RESULTS = ROOT / "benchmarks" / "results" / "ocr.md"

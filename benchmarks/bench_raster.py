@@ -42,9 +42,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.terminal import Terminal  # noqa: E402
 from renderer.raster import RasterRenderer  # noqa: E402
-from renderer.screen import BOLD, INVERSE, ITALIC, TRUECOLOR, UNDERLINE, ScreenState  # noqa: E402
+from terminal import Terminal  # noqa: E402
+from terminal.screen import BOLD, INVERSE, ITALIC, TRUECOLOR, UNDERLINE, ScreenState  # noqa: E402
 
 DATA = Path(os.environ.get("HYBRID_NC_SHARED_DATA", ROOT.parent / "shared" / "data"))
 RESULTS = ROOT / "benchmarks" / "results" / "raster.md"

@@ -27,8 +27,8 @@ import pexpect
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.terminal import Terminal  # noqa: E402
 from reasoner.backends.shell import ShellBackend  # noqa: E402
+from terminal import Terminal  # noqa: E402
 
 COMMANDS = ["echo hi", "ls -la /", "pwd", "cd /tmp", "python3 -c 'print(2**64)'", "seq 100",
             "true"]

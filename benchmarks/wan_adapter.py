@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 from renderer.raster import RasterRenderer
-from renderer.screen import ScreenState
 from renderer.wan import WanRenderer
+from terminal.screen import ScreenState
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,6 +11,6 @@ draws it from detailed captions; every frame is read back, checked and repaired.
 
 from orchestrator.captions import Caption
 from orchestrator.session import Session, SessionConfig, SessionError, StepOutput
-from renderer.screen import ScreenState
+from terminal.screen import ScreenState
 
 __all__ = ["Caption", "ScreenState", "Session", "SessionConfig", "SessionError", "StepOutput"]

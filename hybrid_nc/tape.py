@@ -623,7 +623,7 @@ class TapeRunner:
                 self.session.resize(cols, rows)
 
     def _set_theme(self, value: str, cmd: TapeCommand) -> None:
-        from renderer.themes import THEMES
+        from terminal.themes import THEMES
 
         if self.session is not None:
             raise TapeError(f"{cmd.where}: Set Theme must come before the first action")

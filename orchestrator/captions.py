@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from renderer.screen import ATTR_NAMES, DEFAULT, ScreenState, color_to_json
+from terminal.screen import ATTR_NAMES, DEFAULT, ScreenState, color_to_json
 
 Tier = Literal["semantic", "regular", "detailed"]
 TIERS: tuple[Tier, ...] = ("semantic", "regular", "detailed")

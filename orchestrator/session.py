@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 
 from reasoner.base import Context, ReasonerError, Reply, create
-from renderer.screen import ScreenState
+from terminal import Terminal
+from terminal.screen import ScreenState
 
 from .captions import Caption, Tier, make_caption
 from .framestore import RowCompressor, decompress
 from .procwatch import foreground_group, foreground_waiting_for_input
-from .terminal import Terminal
 
 # -- keys ------------------------------------------------------------------------------------
 _KEYS = {
@@ -455,7 +455,7 @@ class Session:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the session as an asciicast v2 recording."""
-        from .recording import write_cast
+        from terminal.recording import write_cast
 
         return Path(write_cast(path, self.config.cols, self.config.rows, self._events,
                                title="hybrid-nc session", env={"TERM": "xterm-256color"}))
@@ -514,7 +514,7 @@ class Session:
             self._record_file.event(code, data, t)  # append-only, flushed per event
 
     def _open_record(self, path: str) -> None:
-        from .recording import CastWriter
+        from terminal.recording import CastWriter
 
         self._record_file = CastWriter(path, self.config.cols, self.config.rows,
                                        title="hybrid-nc session", env={"TERM": "xterm-256color"})

@@ -23,7 +23,7 @@ import numpy as np
 from renderer.base import RenderOutput
 from renderer.ocr import CellOCR, char_accuracy
 from renderer.raster import RasterRenderer
-from renderer.screen import ScreenState, char_width
+from terminal.screen import ScreenState, char_width
 
 _OCRS: dict[int, CellOCR] = {}
 MAX_CELLS_LISTED = 64

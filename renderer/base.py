@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .screen import ScreenState
+from terminal.screen import ScreenState
 
 
 @dataclass

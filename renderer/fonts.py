@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .screen import BOLD, ITALIC, STRIKE, UNDERLINE, char_width
+from terminal.screen import BOLD, ITALIC, STRIKE, UNDERLINE, char_width
 
 FONT_DIRS = ["/usr/share/fonts", "/usr/local/share/fonts", str(Path.home() / ".fonts")]
 

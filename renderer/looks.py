@@ -24,10 +24,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from terminal.themes import Theme
+
 from .fonts import FontSpec
 from .neural import CellCaption, CheckpointError, NeuralRenderer, load_model
 from .raster import RasterConfig, RasterRenderer
-from .themes import Theme
 
 CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
 LOOK_FILE = "look.json"

@@ -29,11 +29,21 @@ from typing import Any
 import numpy as np
 import torch
 
+from terminal.screen import (
+    BOLD,
+    INVERSE,
+    ITALIC,
+    STRIKE,
+    TRUECOLOR,
+    UNDERLINE,
+    ScreenState,
+    char_width,
+)
+from terminal.themes import Theme
+
 from .base import RenderOutput
 from .fonts import FontSpec
 from .raster import RasterConfig, RasterRenderer
-from .screen import BOLD, INVERSE, ITALIC, STRIKE, TRUECOLOR, UNDERLINE, ScreenState, char_width
-from .themes import Theme
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default"
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"

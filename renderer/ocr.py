@@ -37,9 +37,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from terminal.screen import BOLD, UNDERLINE, ScreenState, char_width
+
 from .fonts import STYLE_BITS, GlyphAtlas
 from .metrics import char_accuracy, line_accuracy, screen_text  # re-exported (older imports)
-from .screen import BOLD, UNDERLINE, ScreenState, char_width
 
 BASE_CHARS = (
     [chr(c) for c in range(0x21, 0x7F)]

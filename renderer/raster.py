@@ -21,10 +21,11 @@ from typing import Any, Literal
 
 import numpy as np
 
+from terminal.screen import BOLD, INVERSE, ScreenState, char_width
+from terminal.themes import Theme, get_theme
+
 from .base import RenderOutput
 from .fonts import FontSpec, GlyphAtlas
-from .screen import BOLD, INVERSE, ScreenState, char_width
-from .themes import Theme, get_theme
 
 CursorStyle = Literal["block", "underline", "bar", "hollow", "none"]
 CURSOR_STYLES = ("block", "underline", "bar", "hollow", "none")

@@ -28,11 +28,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from terminal.screen import ATTR_NAMES, DEFAULT, TRUECOLOR, ScreenState
+from terminal.themes import Theme, get_theme, xterm_256
+
 from .base import RenderOutput
 from .fonts import FontSpec
 from .raster import CursorStyle, RasterConfig, RasterRenderer
-from .screen import ATTR_NAMES, DEFAULT, TRUECOLOR, ScreenState
-from .themes import Theme, get_theme, xterm_256
 
 PromptMode = Literal["auto", "detailed", "semantic", "caption"]
 

@@ -53,7 +53,6 @@ def _shared_data(flag: str | None) -> Path | None:
 
 def run(args: argparse.Namespace) -> int:
     """Capture, then print the counts (JSON) on stdout."""
-    from orchestrator.terminal import screen_from_bytes
     from renderer.capture import CaptureConfig, capture_dataset
 
     if args.screens is not None and args.screens < 1:
@@ -61,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     config = CaptureConfig(terminal=args.terminal, out=Path(args.out), screens=args.screens,
                            resume=args.resume, split=args.split,
                            shared_data=_shared_data(args.shared_data))
-    summary = capture_dataset(config, screen_from_bytes, progress=not args.no_progress)
+    summary = capture_dataset(config, progress=not args.no_progress)
     print(json.dumps(summary.to_json(), indent=1))
     if config.shared_data is None:
         print("hybrid-nc capture: note: no shared data found; casts and conformance suites "

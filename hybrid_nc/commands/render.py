@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "render", help="draw one screen (SCREEN.json or a text file) to a PNG",
         description="Draws one screen. SCREEN.json = {\"cols\": C, \"rows\": R, \"lines\": [...], "
-        "\"cursor\": [row, col]} with optional style runs (renderer/screen.py); --text FILE = "
+        "\"cursor\": [row, col]} with optional style runs (terminal/screen.py); --text FILE = "
         "plain lines (\"-\" reads stdin), size from the text or --cols/--rows.")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--screen", metavar="SCREEN.json", help="the screen to draw")
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _load_screen(args: argparse.Namespace) -> Any:
-    from renderer.screen import ScreenError, ScreenState
+    from terminal.screen import ScreenError, ScreenState
 
     if args.screen is not None:
         if args.cols is not None or args.rows is not None:
@@ -97,7 +97,7 @@ def _load_screen(args: argparse.Namespace) -> Any:
 
 
 def _read_text(path: str) -> str:
-    from renderer.screen import ScreenError
+    from terminal.screen import ScreenError
 
     try:
         data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
@@ -111,7 +111,7 @@ def _read_text(path: str) -> str:
 
 def _make_renderer(args: argparse.Namespace) -> Any:
     from renderer.fonts import FontSpec
-    from renderer.themes import get_theme
+    from terminal.themes import get_theme
 
     theme = get_theme(args.theme) if args.theme else None
     font = FontSpec.sized(args.font_size) if args.font_size is not None else FontSpec()

@@ -53,7 +53,7 @@ def _scale(text: str) -> int:
 
 
 def _theme_name(text: str) -> str:
-    from renderer.themes import THEMES
+    from terminal.themes import THEMES
 
     if text not in THEMES:
         raise argparse.ArgumentTypeError(f"unknown theme {text!r} (choose from {', '.join(THEMES)})")
@@ -115,7 +115,7 @@ def make_renderer(name: str, theme: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Play the recording; returns the exit status."""
     default_renderer(args)
-    from orchestrator.recording import Replay, read_cast
+    from terminal.recording import Replay, read_cast
 
     from ..media import FrameDir, VideoWriter, atomic_write_text
 
@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         if frames is not None:
             frames.close()
     if screen_then is None:
-        from orchestrator.recording import screen_at
+        from terminal.recording import screen_at
 
         screen_then = screen_at(cast, at)
     if args.screen_out == "-":

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
     if args.build_data:
-        from hybrid_nc.train_data import all_groups
+        from renderer.training.sources import all_groups
 
         print(f"building the dataset in {cfg.data} ...", file=sys.stderr)
         dd = build_dataset(all_groups(args.shared, args.synthetic, cfg.seed,

@@ -281,7 +281,7 @@ class CastScreens:
 
 def heldout_casts() -> tuple[str, ...]:
     """The recordings the shipped neural renderer never trained on (the trainer's list)."""
-    from hybrid_nc.train_data import HELDOUT_CASTS
+    from renderer.training.sources import HELDOUT_CASTS
 
     return tuple(HELDOUT_CASTS)
 
@@ -308,8 +308,8 @@ def sample_cast(path: Path, per_cast: int = 5) -> CastScreens:
     """`per_cast` screens at uniformly spaced times (k/per_cast of the duration, k = 1..n: the
     last is the final screen; time 0 would be a blank terminal), as the paper samples 5 frames
     per video."""
-    from orchestrator.recording import CastError, Replay, read_cast
-    from renderer.themes import get_theme
+    from terminal.recording import CastError, Replay, read_cast
+    from terminal.themes import get_theme
 
     try:
         cast = read_cast(path)
@@ -327,7 +327,7 @@ def sample_cast(path: Path, per_cast: int = 5) -> CastScreens:
 def cast_rollout(path: Path, max_frames: int | None = None) -> tuple[Any, list[tuple[Any, set[int], str]]]:
     """(theme, [(screen, damage, action)]) of every output frame of a recording (the trainer's
     framing: output events under 1/60 s apart are one frame), for scoring frame after frame."""
-    from hybrid_nc.train_data import CastError, cast_frames, cast_terminal, cast_theme
+    from renderer.training.sources import CastError, cast_frames, cast_terminal, cast_theme
 
     try:
         head, frames = cast_frames(path)

@@ -30,8 +30,8 @@ from typing import Any, Literal
 import numpy as np
 
 from renderer.neural import CellCaption, NeuralRenderer, load_model
-from renderer.screen import ScreenState
 from renderer.training.dataset import Batcher, RowBatch
+from terminal.screen import ScreenState
 
 Restriction = Literal["detailed", "regular", "semantic", "native"]
 RESTRICTIONS: tuple[str, ...] = ("detailed", "regular", "semantic", "native")

@@ -171,7 +171,7 @@ def parse_client_message(raw: str, config: ServeConfig) -> dict[str, Any]:
                     raise ProtocolError(f"config: {name} must be an integer in {lo}..{hi}")
                 out[name] = v
         if "theme" in msg:
-            from renderer.themes import THEMES
+            from terminal.themes import THEMES
 
             if msg["theme"] not in THEMES:
                 raise ProtocolError(f"config: theme must be one of {', '.join(THEMES)}")
@@ -646,7 +646,7 @@ def _renderers() -> list[str]:
 
 
 def _themes() -> list[str]:
-    from renderer.themes import THEMES
+    from terminal.themes import THEMES
 
     return list(THEMES)
 

@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from terminal.screen import BOLD, ITALIC, STRIKE, UNDERLINE, char_width
+from terminal.themes import Theme, xterm_256
+
 from ..fonts import STYLE_BITS, FontSpec, GlyphAtlas
-from ..screen import BOLD, ITALIC, STRIKE, UNDERLINE, char_width
-from ..themes import Theme, xterm_256
 from .xserver import CaptureError
 
 RIS = b"\x1bc"

@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from terminal.screen import ITALIC, STRIKE, UNDERLINE, ScreenState, char_width
+
 from ..fonts import STYLE_BITS
 from ..ocr import MIN_CONTRAST, UNREADABLE, CellOCR
 from ..raster import RasterRenderer
-from ..screen import ITALIC, STRIKE, UNDERLINE, ScreenState, char_width
 
 COLOUR_TOLERANCE = 48  # max |channel| difference (0-255): 24-bit colours mapped to a palette pass
 EMPTY, FULL = 0.02, 0.95  # mask levels that count as pure background / pure foreground

@@ -1,6 +1,6 @@
 """The capture pipeline: real terminal pixels paired with our symbolic screens, as a dataset.
 
-    capture_dataset(CaptureConfig(terminal="xterm", out=DIR), emulator=screen_from_bytes)
+    capture_dataset(CaptureConfig(terminal="xterm", out=DIR))
 
 1. start Xvfb and the terminal (`TerminalSession`) at the reference size;
 2. calibrate: measure the cell grid, learn the terminal's glyph templates, measure its colours, and
@@ -12,8 +12,8 @@
    PNG + JSON each, so an interrupted run resumes where it stopped (`resume=True`);
 5. build the Hugging Face dataset DIR/dataset (train/test DatasetDict) and DIR/summary.json.
 
-The emulator is passed in (`(bytes, cols, rows) -> ScreenState`): `renderer` must not import the
-orchestrator, and the CLI hands us `orchestrator.terminal.screen_from_bytes`.
+The symbolic side is `terminal.screen_from_bytes` unless another emulator
+(`(bytes, cols, rows) -> ScreenState`) is given, e.g. to compare emulators.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
+from terminal import ScreenState, screen_from_bytes
+
 from ..ocr import BASE_CHARS, CellOCR
-from ..screen import ScreenState
 from .calibrate import (
     ColourFacts,
     Grid,
@@ -263,7 +264,7 @@ class Capturer:
             self.session = None
 
     def profile_theme(self):  # noqa: ANN201 - a Theme
-        from ..themes import get_theme
+        from terminal.themes import get_theme
 
         return get_theme(self.profile.theme)
 
@@ -363,13 +364,13 @@ class Capturer:
                 "screen": screen.to_json(), "check": check.to_json()}
 
 
-def capture_dataset(config: CaptureConfig, emulator: Emulator,
+def capture_dataset(config: CaptureConfig, emulator: Emulator = screen_from_bytes,
                     sources: list[Source] | None = None, progress: bool = True) -> CaptureSummary:
     """Run the whole pipeline (see the module docstring); returns the run's counts.
 
     Args:
         config: terminal, folder, limits.
-        emulator: bytes -> symbolic screen (orchestrator.terminal.screen_from_bytes).
+        emulator: bytes -> symbolic screen (default `terminal.screen_from_bytes`).
         sources: what to show (default: `all_sources(config.shared_data)`).
         progress: draw tqdm progress bars on stderr.
     """

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..screen import char_width
+from terminal.screen import char_width
 
 RIS = b"\x1bc"
 MOMENTS_PER_RECORDING = 6

@@ -23,7 +23,8 @@ from typing import Literal
 
 import numpy as np
 
-from ..themes import Theme, get_theme
+from terminal.themes import Theme, get_theme
+
 from .xserver import CaptureError, VirtualDisplay
 
 TerminalName = Literal["xterm", "urxvt"]

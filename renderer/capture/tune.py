@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from terminal.screen import ScreenState
+from terminal.themes import Theme
+
 from ..fonts import FontSpec
 from ..raster import RasterConfig, RasterRenderer
-from ..screen import ScreenState
-from ..themes import Theme
 from .metrics import psnr_from_mse
 
 

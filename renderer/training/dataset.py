@@ -24,10 +24,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from terminal.screen import DEFAULT, ScreenState
+from terminal.themes import Theme
+
 from ..fonts import FontSpec
 from ..neural import CellCaptioner, rows_to_patches
-from ..screen import DEFAULT, ScreenState
-from ..themes import Theme
 from .synthetic import SyntheticRows, record_dict, row_is_special, theme_from_json
 
 COLUMNS = ("row", "prev", "action", "theme", "source")

@@ -32,10 +32,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from terminal.screen import DEFAULT, ScreenState
+
 from ..looks import Look, LookRenderer
 from ..neural import patches_to_rows, rows_to_patches
 from ..ocr import CellOCR
-from ..screen import DEFAULT, ScreenState
 from .dataset import RowBatch, crop_row, row_screen
 from .trainer import TrainConfig, Trainer, family
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..screen import (
+from terminal.screen import (
     BLINK,
     BOLD,
     DEFAULT,
@@ -30,7 +30,7 @@ from ..screen import (
     ScreenState,
     char_width,
 )
-from ..themes import THEMES, Theme
+from terminal.themes import THEMES, Theme
 
 # Unicode ranges sampled for "broad" characters (narrow, drawable, none of the held-out kinds)
 BROAD_RANGES = [

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from hybrid_nc.cli import main
-from orchestrator.recording import read_cast, screen_at
+from terminal.recording import read_cast, screen_at
 
 pytestmark = pytest.mark.timeout(240)
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from renderer.base import RenderOutput
 from renderer.models.cell_dit import CellDiT
 from renderer.neural import NeuralRenderer
 from renderer.raster import RasterRenderer
-from renderer.screen import ScreenState
+from terminal.screen import ScreenState
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -31,9 +31,9 @@ except ImportError:
              "pip install atheris)")
 
 from hybrid_nc.web.server import ProtocolError, ServeConfig, parse_client_message  # noqa: E402
-from orchestrator.recording import CastError, parse_cast, screen_at  # noqa: E402
-from orchestrator.terminal import Terminal  # noqa: E402
-from renderer.screen import ScreenError, ScreenState  # noqa: E402
+from terminal import Terminal  # noqa: E402
+from terminal.recording import CastError, parse_cast, screen_at  # noqa: E402
+from terminal.screen import ScreenError, ScreenState  # noqa: E402
 
 WEB = ServeConfig()
 

@@ -15,9 +15,9 @@ from fuzzing import JSON, JSON_SCALAR, fuzz_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator.recording import CODES, Cast, CastError, Replay, parse_cast, read_cast, screen_at
 from renderer.raster import RasterRenderer
-from renderer.screen import MAX_COLS, MAX_ROWS, ScreenError, ScreenState
+from terminal.recording import CODES, Cast, CastError, Replay, parse_cast, read_cast, screen_at
+from terminal.screen import MAX_COLS, MAX_ROWS, ScreenError, ScreenState
 
 pytestmark = pytest.mark.timeout(600)
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "casts"

@@ -1,4 +1,4 @@
-"""Fuzzing the terminal emulator (orchestrator/terminal.py) with escape-sequence streams.
+"""Fuzzing the terminal emulator (terminal/) with escape-sequence streams.
 
 Program output is hostile input here: whatever bytes arrive, `Terminal.feed` must not raise or
 hang, the screen must stay a well-formed grid, the result must not depend on how the bytes were
@@ -14,8 +14,8 @@ from fuzzing import STREAM, fuzz_settings, split
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from orchestrator.terminal import Terminal
-from renderer.screen import ScreenState, char_width
+from terminal import Terminal
+from terminal.screen import ScreenState, char_width
 
 pytestmark = pytest.mark.timeout(600)
 SIZES = st.tuples(st.integers(1, 100), st.integers(1, 40))

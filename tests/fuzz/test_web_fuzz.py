@@ -31,7 +31,7 @@ from hybrid_nc.web.server import (
     create_app,
     parse_client_message,
 )
-from renderer.themes import THEMES
+from terminal.themes import THEMES
 
 pytestmark = pytest.mark.timeout(600)
 CONFIG = ServeConfig(max_paste=200, max_cols=120, max_rows=50, max_queue=64,

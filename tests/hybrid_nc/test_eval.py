@@ -12,7 +12,7 @@ import pytest
 
 from hybrid_nc.cli import main
 from hybrid_nc.evaluation import arith, common, variants
-from renderer.screen import ScreenState
+from terminal.screen import ScreenState
 
 
 # -- statistics --------------------------------------------------------------------------------
@@ -208,7 +208,7 @@ def test_eval_ocr_raster_writes_json_and_markdown(shared_data, tmp_path):
 
 
 def test_sample_cast_takes_uniform_times_ending_at_the_end(shared_data):
-    from orchestrator.recording import read_cast, screen_at
+    from terminal.recording import read_cast, screen_at
 
     p = shared_data / "casts" / "r-lib__asciicast__inst__examples__hello.cast"
     cs = common.sample_cast(p, 5)

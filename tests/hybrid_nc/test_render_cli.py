@@ -16,7 +16,7 @@ from hybrid_nc.cli import main
 from renderer.fonts import FontSpec
 from renderer.ocr import CellOCR
 from renderer.raster import RasterRenderer, shared_atlas
-from renderer.screen import ScreenState
+from terminal.screen import ScreenState
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

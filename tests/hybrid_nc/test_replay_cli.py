@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from hybrid_nc.cli import main
-from orchestrator.recording import Replay, read_cast, screen_at
-from renderer.screen import ScreenState
+from terminal.recording import Replay, read_cast, screen_at
+from terminal.screen import ScreenState
 
 SHARED_DATA = Path(os.environ.get("HYBRID_NC_SHARED_DATA",
                                   Path(__file__).resolve().parents[3] / "shared" / "data"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.captions import make_caption
-from orchestrator.terminal import Terminal
+from terminal import Terminal
 
 
 def _screen():

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from orchestrator.recording import read_cast, screen_at
 from orchestrator.session import Session, SessionError, UnknownKeyError, key_bytes
 from renderer.base import RenderOutput
+from terminal.recording import read_cast, screen_at
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from renderer.base import RenderOutput
 from renderer.models.cell_dit import CellDiT
 from renderer.neural import NeuralRenderer
 from renderer.raster import RasterRenderer
-from renderer.screen import BOLD, ScreenState
+from terminal.screen import BOLD, ScreenState
 
 
 def screen() -> ScreenState:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from orchestrator.terminal import Terminal
 from reasoner.backends.shell import ShellBackend
+from terminal import Terminal
 
 
 class Driver:

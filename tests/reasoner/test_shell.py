@@ -1,7 +1,7 @@
 """The sandboxed shell backend: the API the session loop uses, checked on the symbolic screen.
 
 Every test runs a real bash in a real bubblewrap sandbox and feeds the output to the real
-terminal emulator (orchestrator.terminal.Terminal), as the loop does.
+terminal emulator (terminal.Terminal), as the loop does.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from reasoner.backends import shell as shell_mod
 from reasoner.backends.sandbox import _state
 from reasoner.backends.shell import SandboxError, ShellBackend
 from reasoner.base import InteractiveShell, ReasonerError, TerminalBackend, create
-from renderer.screen import BOLD
+from terminal.screen import BOLD
 
 # every test here starts a real bubblewrap sandbox
 pytestmark = pytest.mark.integration

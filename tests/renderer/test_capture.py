@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from hybrid_nc.cli import main as cli_main
-from orchestrator.terminal import screen_from_bytes
 from renderer.capture.calibrate import (
     Grid,
     TemplateAtlas,
@@ -37,8 +36,9 @@ from renderer.capture.tune import raster_for, tune_font
 from renderer.capture.xserver import CaptureError
 from renderer.fonts import FontSpec
 from renderer.ocr import CellOCR
-from renderer.screen import BOLD
-from renderer.themes import get_theme
+from terminal import screen_from_bytes
+from terminal.screen import BOLD
+from terminal.themes import get_theme
 
 THEME = get_theme("dark")
 SPEC = FontSpec(size=12.5, cell_w=8, cell_h=17, baseline=13)

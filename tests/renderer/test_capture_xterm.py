@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from orchestrator.terminal import screen_from_bytes
 from renderer.capture import (
     CaptureConfig,
     CaptureError,
@@ -21,6 +20,7 @@ from renderer.capture import (
     checker_from_folder,
     load_pairs,
 )
+from terminal import screen_from_bytes
 
 pytestmark = pytest.mark.integration
 

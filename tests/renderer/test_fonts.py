@@ -23,7 +23,7 @@ from renderer.fonts import (
     procedural,
 )
 from renderer.raster import RasterConfig, RasterRenderer, shared_atlas
-from renderer.screen import BOLD, ITALIC, STRIKE, UNDERLINE, ScreenState
+from terminal.screen import BOLD, ITALIC, STRIKE, UNDERLINE, ScreenState
 
 BOX = [chr(c) for c in range(0x2500, 0x2580)]
 BLOCKS = [chr(c) for c in range(0x2580, 0x25A0)]

@@ -11,7 +11,7 @@ from hybrid_nc.cli import main
 from renderer.capture.metrics import psnr
 from renderer.looks import LookError, available_looks, create_look
 from renderer.ocr import CellOCR
-from renderer.screen import BOLD, ScreenState
+from terminal.screen import BOLD, ScreenState
 
 
 def _screen() -> ScreenState:

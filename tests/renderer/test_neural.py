@@ -20,7 +20,7 @@ from renderer.neural import (
     rows_to_patches,
 )
 from renderer.raster import RasterRenderer
-from renderer.screen import BOLD, INVERSE, ITALIC, TRUECOLOR, UNDERLINE, ScreenState
+from terminal.screen import BOLD, INVERSE, ITALIC, TRUECOLOR, UNDERLINE, ScreenState
 
 TINY = {"width": 16, "depth": 1, "heads": 2, "mlp_ratio": 1.0, "window": 1}
 

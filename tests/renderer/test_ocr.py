@@ -14,7 +14,7 @@ from PIL import Image, ImageFilter
 from renderer.fonts import FontSpec
 from renderer.ocr import UNREADABLE, CellOCR, char_accuracy, line_accuracy
 from renderer.raster import RasterRenderer, shared_atlas
-from renderer.screen import (
+from terminal.screen import (
     BOLD,
     INVERSE,
     ITALIC,
@@ -23,7 +23,7 @@ from renderer.screen import (
     UNDERLINE,
     ScreenState,
 )
-from renderer.themes import THEMES, Theme
+from terminal.themes import THEMES, Theme
 
 H, W = 16, 8
 
@@ -347,7 +347,7 @@ def test_wrong_frame_or_hint_sizes_are_errors(ocr: CellOCR) -> None:
 
 # -- real material: every shared cast's final screen ---------------------------------------------
 def _final_screen(path: Path) -> tuple[ScreenState, Theme | None]:
-    from orchestrator.terminal import Terminal
+    from terminal import Terminal
 
     lines = path.read_text(encoding="utf-8").splitlines()
     header = json.loads(lines[0])

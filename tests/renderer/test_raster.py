@@ -8,8 +8,8 @@ import pytest
 from renderer.base import Renderer
 from renderer.fonts import FontSpec
 from renderer.raster import CURSOR_STYLES, RasterConfig, RasterRenderer
-from renderer.screen import BOLD, INVERSE, ITALIC, STRIKE, TRUECOLOR, UNDERLINE, ScreenState
-from renderer.themes import THEMES, Theme
+from terminal.screen import BOLD, INVERSE, ITALIC, STRIKE, TRUECOLOR, UNDERLINE, ScreenState
+from terminal.themes import THEMES, Theme
 
 
 def busy_screen(seed: int = 0, cols: int = 40, rows: int = 12) -> ScreenState:

@@ -10,7 +10,7 @@ from renderer.base import RenderOutput
 from renderer.neural import CheckpointError
 from renderer.raster import RasterRenderer
 from renderer.registry import RendererError
-from renderer.screen import ScreenState
+from terminal.screen import ScreenState
 
 
 class DummyRenderer:

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from renderer.raster import RasterRenderer
-from renderer.screen import ScreenState
 from renderer.tesseract import (
     TesseractConfig,
     TesseractError,
@@ -14,6 +13,7 @@ from renderer.tesseract import (
     place_words,
     protocol_scores,
 )
+from terminal.screen import ScreenState
 
 TSV_HEADER = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
 

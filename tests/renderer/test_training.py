@@ -14,8 +14,6 @@ import pytest
 from hybrid_nc.cli import main as cli_main
 from renderer.neural import load_model, rows_to_patches
 from renderer.raster import RasterRenderer
-from renderer.screen import ScreenState
-from renderer.themes import THEMES
 from renderer.training import RowBatcher, TrainConfig, Trainer, build_dataset, load_dataset_dir
 from renderer.training.dataset import crop_row, screen_records, synthetic_records
 from renderer.training.synthetic import (
@@ -25,6 +23,8 @@ from renderer.training.synthetic import (
     theme_from_json,
     theme_to_json,
 )
+from terminal.screen import ScreenState
+from terminal.themes import THEMES
 
 TINY_MODEL = {"width": 16, "depth": 1, "heads": 2, "mlp_ratio": 1.0, "window": 1}
 
@@ -190,7 +190,7 @@ def test_cli_trains_a_tiny_model_and_exports_it(tmp_path: Path, capsys) -> None:
 
 @pytest.mark.integration
 def test_real_sources_replay_a_recording(shared_data: Path) -> None:
-    from hybrid_nc.train_data import HELDOUT_CASTS, cast_records, read_cast
+    from renderer.training.sources import HELDOUT_CASTS, cast_records, read_cast
 
     path = shared_data / "casts" / "r-lib__asciicast__inst__examples__hello.cast"
     head, events = read_cast(path)

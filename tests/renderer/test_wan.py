@@ -16,7 +16,6 @@ import pytest
 import torch
 
 from renderer.base import Renderer
-from renderer.screen import BOLD, ScreenState
 from renderer.wan import (
     WanConfig,
     WanError,
@@ -27,6 +26,7 @@ from renderer.wan import (
     detailed_prompt,
     semantic_prompt,
 )
+from terminal.screen import BOLD, ScreenState
 
 pytest.importorskip("transformers")
 pytest.importorskip("ftfy")

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.recording import read_cast
 from orchestrator.session import Session
 from reasoner.backends.sandbox import bwrap_problem
+from terminal.recording import read_cast
 
 COMMAND_TIMEOUT = 4.0  # seconds; short, so that hanging attacks end quickly
 SECRET_ENV = "HNC_SECURITY_CANARY"

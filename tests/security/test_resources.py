@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import COMMAND_TIMEOUT, Attack, python_cmd
 
-from orchestrator.recording import read_cast
 from reasoner.backends.sandbox import ShellLimits
 from reasoner.backends.shell import ShellBackend
+from terminal.recording import read_cast
 
 pytestmark = pytest.mark.timeout(240)
 MiB = 1 << 20

@@ -1,8 +1,5 @@
 """Where the neural renderer's training rows come from: real terminal sessions replayed through the
-terminal emulator, rendered later by the reference rasterizer (renderer/training/dataset.py).
-
-This lives in `hybrid_nc` rather than `renderer.training` because it drives the orchestrator's
-terminal emulator, and `renderer` must not import `orchestrator` (docs/ARCHITECTURE.md).
+terminal emulator (`terminal`), rendered later by the reference rasterizer (dataset.py).
 
 Sources:
 * asciicast recordings (../shared/data/casts), frame by frame: the rows each output event changed,
@@ -24,10 +21,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from orchestrator.terminal import Terminal
-from renderer.screen import ScreenState
-from renderer.themes import THEMES, Theme
-from renderer.training.dataset import screen_records
+from terminal import Terminal
+from terminal.screen import ScreenState
+from terminal.themes import THEMES, Theme
+
+from .dataset import screen_records
 
 # held out for evaluation: never trained on (one per source kind, plus the glyph-test assets)
 HELDOUT_CASTS = (
@@ -286,7 +284,7 @@ def command_records(cols: int = 80, rows: int = 24, commands: list[str] | None =
 def all_groups(shared: str | Path, synthetic: int, seed: int, with_commands: bool = True
                ) -> list[tuple[Iterator[Record], bool]]:
     """Every source as (records, is_heldout) groups for renderer.training.build_dataset."""
-    from renderer.training.dataset import synthetic_records
+    from .dataset import synthetic_records
 
     shared = Path(shared)
     casts = sorted((shared / "casts").glob("*.cast"))

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from renderer.screen import BLINK, BOLD, DEFAULT, INVERSE, ITALIC, STRIKE, TRUECOLOR, UNDERLINE
+from terminal.screen import BLINK, BOLD, DEFAULT, INVERSE, ITALIC, STRIKE, TRUECOLOR, UNDERLINE
 
 SUITES = ("xtermjs", "alacritty", "alacritty-attrs", "libvterm", "pyte")
 
@@ -113,13 +113,13 @@ EmulatorFactory = Callable[[int, int], Emulator]
 
 
 class TerminalEmulator:
-    """`orchestrator.terminal.Terminal` seen through the `Emulator` interface (the methods are
+    """`terminal.Terminal` seen through the `Emulator` interface (the methods are
     documented there)."""
 
     name = "hybrid-nc"
 
     def __init__(self, cols: int, rows: int) -> None:
-        from .terminal import Terminal
+        from terminal import Terminal
 
         self.term = Terminal(cols, rows, scrollback=100000)
 

@@ -13,8 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
-
-from orchestrator.conformance import Case, TerminalEmulator, load_cases, run_case
+from conformance import Case, TerminalEmulator, load_cases, run_case
 
 # the same place as the shared_data fixture; needed at collection time for the parameters
 SHARED_DATA = Path(os.environ.get("HYBRID_NC_SHARED_DATA",

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from renderer.screen import DEFAULT, TRUECOLOR
-from renderer.themes import THEMES, Theme, ThemeError, get_theme, parse_hex, xterm_256
+from terminal.screen import DEFAULT, TRUECOLOR
+from terminal.themes import THEMES, Theme, ThemeError, get_theme, parse_hex, xterm_256
 
 
 def test_at_least_three_distinct_builtin_themes() -> None:

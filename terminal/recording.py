@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from renderer.screen import MAX_COLS, MAX_ROWS, ScreenState
-from renderer.themes import Theme
+from terminal.screen import MAX_COLS, MAX_ROWS, ScreenState
+from terminal.themes import Theme
 
-from .terminal import Terminal
+from .emulator import Terminal
 
 CODES = frozenset("oimrx")
 

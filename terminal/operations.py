@@ -1,182 +1,63 @@
-"""The symbolic terminal: bytes in, an exact screen out (pyte's screen model underneath).
+"""Screen operations: pyte's screen model with what pyte 0.8.2 gets wrong for real programs fixed.
 
-`Terminal` keeps pyte's screen model (a grid of `Cell`s, pyte's `Cell` plus DECSCA protection, a cursor, modes, tab
-stops) and replaces what pyte 0.8.2 gets wrong for real programs:
-
-* **the parser**: a VT500-style state machine (Paul Williams' DEC parser, as xterm, libvterm and
-  alacritty implement it) with a regex fast path for plain text and well-formed sequences. It
-  handles colon sub-parameters (``38:2::r:g:b``, ``4:3``), private markers (``CSI ? ... r``,
-  ``CSI > ... c``), intermediates (``CSI SP q``, ``CSI ! p``, ``CSI $ p``), OSC strings ended by
-  BEL or ST, DCS/SOS/PM/APC strings (swallowed; DECRQSS answered), C0 controls inside sequences,
-  CAN/SUB aborts, 8-bit C1 controls, and sequences split across `feed` calls;
-* **the screen operations** pyte gets wrong: pending wrap, wide characters at the last column and
-  overwritten halves, combining marks after wide characters, erase with the background colour only
-  (BCE), ED 3 (clear scrollback), margins (CUU/CUD outside the region, origin mode), a single
-  DECSC slot per screen buffer, resize that keeps the cursor line (scrolling the top into the
-  scrollback, pulling it back when the screen grows), DEC special graphics in UTF-8 (G0-G3,
-  SO/SI, single shifts), REP, SU/SD, SL/SR, DECIC/DECDC, CHT/CBT, DECSTR, DECALN, title stack;
-* **colour**: 16 theme colours, the 256 palette and 24-bit colour kept as the int codes of
-  `renderer.screen` (pyte turns palette indices into hex and loses the theme);
-* **the alternate screen** (modes 47, 1047, 1049) and a **scrollback** buffer;
-* **damage tracking**: `take_damage()` gives the rows changed since the last call;
-* **replies** the program expects (DSR/CPR, DA1/DA2/DA3, DECRQM, DECRQSS, XTVERSION, window size),
-  queued in `replies` for whoever owns the pty.
-
-It never raises on program output: any failure inside one sequence is counted in `errors` and the
-parser carries on with the next byte.
+`VTScreen` keeps pyte's grid of `Cell`s (pyte's `Cell` plus DECSCA protection), cursor, modes and tab
+stops, and implements the operations a VT500 parser calls: pending wrap, wide characters at the last
+column and overwritten halves, combining marks after wide characters, erase with the background
+colour only (BCE), ED 3 (clear scrollback), margins (CUU/CUD outside the region, origin mode), a
+single DECSC slot per screen buffer, resize that keeps the cursor line (scrolling the top into the
+scrollback, pulling it back when the screen grows), DEC special graphics in UTF-8 (G0-G3, SO/SI,
+single shifts), REP, SU/SD, SL/SR, DECIC/DECDC, CHT/CBT, DECSTR, DECALN, the title stack, the
+alternate screen (modes 47, 1047, 1049), a scrollback buffer, and colour kept as the int codes of
+`terminal.screen` (pyte turns palette indices into hex and loses the theme).
 """
 
 from __future__ import annotations
 
-import codecs
 import logging
-import re
 import unicodedata
-from collections import defaultdict, deque
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, NamedTuple
+from collections import deque
+from typing import Any
 
 import pyte
 from pyte import modes as mo
 from pyte.screens import Margins, StaticDefaultDict
-from wcwidth import wcwidth as _wcwidth
 
-from renderer.screen import (
-    BLINK,
-    BOLD,
+from terminal.screen import (
     DEFAULT,
-    INVERSE,
-    ITALIC,
-    STRIKE,
     TRUECOLOR,
-    UNDERLINE,
-    ScreenState,
-    check_size,
+)
+
+from .cells import (
+    ALT_MODES,
+    CHARSETS,
+    EXCLUSIVE_MODES,
+    MAX_COMBINING,
+    Cell,
+    CellCache,
+    Cursor,
+    Line,
+    SavedCursor,
+    char_cells,
+    colon_color,
+    new_buffer,
+    new_cell,
+    semicolon_color,
 )
 
 log = logging.getLogger(__name__)
 
-MAX_PARAM = 65535  # larger numeric parameters are clamped (xterm does the same)
-MAX_PARAMS_LEN = 256  # longer parameter strings make the sequence invalid (ignored)
-MAX_STRING = 65536  # OSC/DCS payload kept; the rest of a longer string is dropped
-MAX_COMBINING = 6  # code points kept per cell, decomposed: a base and 5 marks (as libvterm)
-ALT_MODES = (47, 1047, 1049)
-_EXCLUSIVE_MODES = ((9, 1000, 1001, 1002, 1003), (1005, 1006, 1015))
 
-# Character sets a G0-G3 slot can hold (ESC ( X and friends). "B" (ASCII) is the identity.
-DEC_GRAPHICS = {
-    0x5f: " ", 0x60: "\u25c6", 0x61: "\u2592", 0x62: "\u2409", 0x63: "\u240c", 0x64: "\u240d",
-    0x65: "\u240a", 0x66: "\u00b0", 0x67: "\u00b1", 0x68: "\u2424", 0x69: "\u240b",
-    0x6a: "\u2518", 0x6b: "\u2510", 0x6c: "\u250c", 0x6d: "\u2514", 0x6e: "\u253c",
-    0x6f: "\u23ba", 0x70: "\u23bb", 0x71: "\u2500", 0x72: "\u23bc", 0x73: "\u23bd",
-    0x74: "\u251c", 0x75: "\u2524", 0x76: "\u2534", 0x77: "\u252c", 0x78: "\u2502",
-    0x79: "\u2264", 0x7a: "\u2265", 0x7b: "\u03c0", 0x7c: "\u2260", 0x7d: "\u00a3",
-    0x7e: "\u00b7",
-}
-CHARSETS: dict[str, dict[int, str] | None] = {"B": None, "0": DEC_GRAPHICS, "A": {0x23: "\u00a3"}}
-
-# fast paths: a run of printable text, and complete well-formed CSI / OSC / ESC sequences
-_TEXT = re.compile(r"[^\x00-\x1f\x7f-\x9f]+")
-_FAST_CSI = re.compile(r"\x1b\[([0-?]*)([ -/]*)([@-~])")
-_FAST_OSC = re.compile(r"\x1b\](?![PR])([^\x00-\x1f\x7f-\x9f]*)(?:\x07|\x1b\\)")
-_FAST_ESC = re.compile(r"\x1b(?:([ -/]+)([0-~])|([0-OQ-WYZ\\`-~]))")
-_STRING_BODY = re.compile(r"[^\x00-\x1f\x7f-\x9f]+")
-_DCS_HEADER = re.compile(r"([0-?]*)([ -/]*)([@-~])(.*)", re.S)
-_ENCODING_SWITCH = re.compile(rb"(\x1b%[@G8])")
-_MARKER = re.compile(r"[<=>?]")
-
-GROUND, ESCAPE, CSI, OSC, STRING = range(5)
-
-
-@lru_cache(maxsize=65536)
-def _width(ch: str) -> int:
-    return int(_wcwidth(ch))
-
-
-_new_cell = tuple.__new__  # builds a Cell from a tuple without NamedTuple's slower paths
-
-
-class Cell(NamedTuple):
-    """One screen cell: pyte's `Char` fields (colours as int codes) plus `protected` (DECSCA)."""
-
-    data: str
-    fg: int = DEFAULT
-    bg: int = DEFAULT
-    bold: bool = False
-    italics: bool = False
-    underscore: bool = False
-    strikethrough: bool = False
-    reverse: bool = False
-    blink: bool = False
-    protected: bool = False
-
-
-@dataclass(frozen=True)
-class Pen:
-    """The attributes the next printed character gets (SGR state)."""
-
-    fg: int
-    bg: int
-    attrs: int
-    underline: int  # 0 none, 1 single, 2 double, 3 curly, 4 dotted, 5 dashed
-
-
-@dataclass
-class _Saved:
-    """What DECSC saves (one slot per screen buffer, as in xterm)."""
-
-    x: int
-    y: int
-    attrs: Cell
-    underline: int
-    charsets: list[str]
-    gl: int
-    origin: bool
-
-
-def _new_buffer(default: Callable[[], Cell]) -> defaultdict[int, StaticDefaultDict[int, Cell]]:
-    return defaultdict(lambda: StaticDefaultDict(default()))
-
-
-class _CellCache(dict[str, Cell]):
-    """Cells of one pen by character: printing reuses them instead of building a tuple each."""
-
-    __slots__ = ("rest",)
-
-    def __init__(self, rest: tuple[Any, ...]) -> None:
-        super().__init__()
-        self.rest = rest
-
-    def __missing__(self, ch: str) -> Cell:
-        cell = self[ch] = _new_cell(Cell, (ch, *self.rest))
-        return cell
-
-
-class _Cursor:
-    """pyte's cursor, holding a `Cell` as its pen."""
-
-    __slots__ = ("x", "y", "attrs", "hidden")
-
-    def __init__(self, x: int, y: int, attrs: Cell) -> None:
-        self.x, self.y, self.attrs, self.hidden = x, y, attrs, False
-
-
-Line = StaticDefaultDict[int, Cell]
-
-
-class _Screen(pyte.Screen):
+class VTScreen(pyte.Screen):
     """pyte.Screen with the screen operations real programs need done right (see module doc)."""
 
     # pyte declares these with its own Char; ours hold Cells (Char plus DECSCA protection)
     buffer: dict[int, Line]  # type: ignore[assignment]
-    cursor: _Cursor  # type: ignore[assignment]
+    cursor: Cursor  # type: ignore[assignment]
 
     def __init__(self, columns: int, lines: int, scrollback: int = 10000) -> None:
         self.errors = 0
         self.history: deque[Line] = deque(maxlen=max(scrollback, 0) or None)
-        self._cell_caches: dict[Cell, _CellCache] = {}
+        self._cell_caches: dict[Cell, CellCache] = {}
         self.history_enabled = scrollback > 0
         self.replies: list[str] = []
         self.title_stack: list[str] = []
@@ -190,10 +71,10 @@ class _Screen(pyte.Screen):
         self.gl = 0
         self.gr: int | None = None  # None: bytes 0xA0-0xFF are Latin-1 (or UTF-8 text)
         self.single_shift: int | None = None
-        self.saved: dict[bool, _Saved | None] = {False: None, True: None}
+        self.saved: dict[bool, SavedCursor | None] = {False: None, True: None}
         super().__init__(columns, lines)
         self._main = self.buffer
-        self._alt = _new_buffer(lambda: self.default_char)
+        self._alt = new_buffer(lambda: self.default_char)
 
     @property
     def default_char(self) -> Cell:  # type: ignore[override]
@@ -255,7 +136,7 @@ class _Screen(pyte.Screen):
         self.cursor_shape = 0
         self.last_char = None
         self.title_stack = []
-        self.cursor = _Cursor(0, 0, self.default_char)
+        self.cursor = Cursor(0, 0, self.default_char)
 
     def soft_reset(self) -> None:
         """DECSTR: modes, margins, pen and charsets to defaults; the screen is kept."""
@@ -299,7 +180,7 @@ class _Screen(pyte.Screen):
                     ch = shifted.get(ord(ch), ch)
             elif table:
                 ch = table.get(ord(ch), ch)
-            w = _width(ch) if ch >= "\u0300" else 1
+            w = char_cells(ch) if ch >= "\u0300" else 1
             if w <= 0:
                 if w == 0:
                     self._combine(ch)
@@ -318,9 +199,9 @@ class _Screen(pyte.Screen):
             if insert:
                 self._shift_right(line, x, w)
             self._split_wide(line, x, x + w)
-            line[x] = _new_cell(Cell, (ch, *rest))
+            line[x] = new_cell(Cell, (ch, *rest))
             if w == 2:
-                line[x + 1] = _new_cell(Cell, ("", *rest))
+                line[x + 1] = new_cell(Cell, ("", *rest))
             cursor.x = x + w
             self.last_char = ch
 
@@ -341,14 +222,14 @@ class _Screen(pyte.Screen):
         if cells is None:
             if len(self._cell_caches) > 64:
                 self._cell_caches.clear()
-            cells = self._cell_caches[cursor.attrs] = _CellCache(rest)
+            cells = self._cell_caches[cursor.attrs] = CellCache(rest)
         i, n = 0, len(data)
         while i < n:
             if cursor.x >= cols:
                 if mo.DECAWM not in self.mode:  # every further character lands on the last column
                     line = self.buffer[cursor.y]
                     self._split_wide(line, cols - 1, cols)
-                    line[cols - 1] = _new_cell(Cell, (data[-1], *rest))
+                    line[cols - 1] = new_cell(Cell, (data[-1], *rest))
                     self.dirty.add(cursor.y)
                     break
                 cursor.x = 0
@@ -494,8 +375,8 @@ class _Screen(pyte.Screen):
             # tests/fuzz/test_terminal_fuzz.py, issue 8)
             for x in range(self.columns):
                 data = row[x].data
-                lone_right = data == "" and (x == 0 or _width(row[x - 1].data[:1] or " ") != 2)
-                lone_left = bool(data) and _width(data[0]) == 2 and (
+                lone_right = data == "" and (x == 0 or char_cells(row[x - 1].data[:1] or " ") != 2)
+                lone_left = bool(data) and char_cells(data[0]) == 2 and (
                     x + 1 == self.columns or row[x + 1].data != "")
                 if lone_right or lone_left:
                     row[x] = blank
@@ -588,7 +469,7 @@ class _Screen(pyte.Screen):
         wrap is not saved (xterm restores to the last column) unless `keep_wrap` (mode 1049,
         as alacritty does)."""
         c = self.cursor
-        self.saved[self.in_alt] = _Saved(c.x if keep_wrap else self._col(), c.y, c.attrs, self.underline_style,
+        self.saved[self.in_alt] = SavedCursor(c.x if keep_wrap else self._col(), c.y, c.attrs, self.underline_style,
                                          list(self.charsets), self.gl, mo.DECOM in self.mode)
 
     def restore_cursor(self) -> None:
@@ -622,7 +503,7 @@ class _Screen(pyte.Screen):
             line[i] = line[i - n]
         for i in range(x, min(x + n, cols)):
             line[i] = blank
-        if cols - 1 >= x + n and _width(line[cols - 1].data[:1] or " ") == 2:
+        if cols - 1 >= x + n and char_cells(line[cols - 1].data[:1] or " ") == 2:
             line[cols - 1] = blank  # a wide character pushed half off the edge
 
     def insert_characters(self, count: int | None = None) -> None:
@@ -640,7 +521,7 @@ class _Screen(pyte.Screen):
         row[x:] = row[x + n:] + [self._blank()] * n
         if row[x].data == "":
             row[x] = self._blank()  # the left half of this wide character was deleted
-        if x > 0 and row[x - 1].data and _width(row[x - 1].data[0]) == 2:
+        if x > 0 and row[x - 1].data and char_cells(row[x - 1].data[0]) == 2:
             row[x - 1] = self._blank()  # and here the right half
         self._set_row(self.cursor.y, row)
         self.cursor.x = x
@@ -662,7 +543,7 @@ class _Screen(pyte.Screen):
         else:
             for x in range(start, stop):
                 line[x] = blank
-            if start > 0 and line[start - 1].data and _width(line[start - 1].data[0]) == 2:
+            if start > 0 and line[start - 1].data and char_cells(line[start - 1].data[0]) == 2:
                 line[start - 1] = blank  # its right half was erased
             if stop < self.columns and line[stop].data == "":
                 line[stop] = blank  # its left half was erased
@@ -772,7 +653,7 @@ class _Screen(pyte.Screen):
                 self.erase_in_display(2)
                 self.cursor.x = self.cursor.y = 0
             if on:
-                for group in _EXCLUSIVE_MODES:  # one mouse protocol, one mouse encoding
+                for group in EXCLUSIVE_MODES:  # one mouse protocol, one mouse encoding
                     if private and m in group:
                         self.mode.difference_update(g << 5 for g in group)
                 self.mode.add(key)
@@ -848,7 +729,7 @@ class _Screen(pyte.Screen):
                 for line in buf.values():
                     for x in [k for k in line if k >= columns]:
                         del line[x]
-                    if columns and _width(line[columns - 1].data[:1] or " ") == 2:
+                    if columns and char_cells(line[columns - 1].data[:1] or " ") == 2:
                         line[columns - 1] = self.default_char
         for buf in (self._main, self._alt):
             for y in [k for k in buf if k >= lines]:
@@ -945,9 +826,9 @@ class _Screen(pyte.Screen):
                 bg = DEFAULT
             elif a in (38, 48, 58):
                 if len(g) > 1:
-                    color = _colon_color(g[1:])
+                    color = colon_color(g[1:])
                 else:
-                    color, i = _semicolon_color(groups, i)
+                    color, i = semicolon_color(groups, i)
                 if color is not None and a == 38:
                     fg = color
                 elif color is not None and a == 48:
@@ -1013,666 +894,3 @@ class _Screen(pyte.Screen):
 
     def debug(self, *args: Any, **kwargs: Any) -> None:
         pass  # unknown sequences are ignored, as real terminals do
-
-
-def _colon_color(sub: list[int | None]) -> int | None:
-    """`5:n`, `2::r:g:b` (colour space id) or `2:r:g:b` after a 38/48/58."""
-    kind = sub[0]
-    if kind == 5 and len(sub) > 1 and sub[1] is not None:
-        return sub[1] if 0 <= sub[1] <= 255 else None
-    if kind == 2:
-        rgb = sub[2:5] if len(sub) >= 5 else sub[1:4]
-        if len(rgb) == 3:
-            r, g, b = (min(max(v or 0, 0), 255) for v in rgb)
-            return TRUECOLOR | (r << 16) | (g << 8) | b
-    return None
-
-
-def _semicolon_color(groups: list[list[int | None]], i: int) -> tuple[int | None, int]:
-    """`5;n` or `2;r;g;b` following a 38/48/58 as separate parameters."""
-    if i >= len(groups):
-        return None, i
-    kind = groups[i][0]
-    if kind == 5:
-        if i + 1 < len(groups):
-            n = groups[i + 1][0] or 0
-            return (n if 0 <= n <= 255 else None), i + 2
-        return None, len(groups)
-    if kind == 2:
-        if i + 3 < len(groups):
-            r, g, b = (min(max(groups[j][0] or 0, 0), 255) for j in range(i + 1, i + 4))
-            return TRUECOLOR | (r << 16) | (g << 8) | b, i + 4
-        return None, len(groups)
-    return None, i + 1
-
-
-class _Parser:
-    """Bytes -> screen operations: a VT500-series state machine with fast paths.
-
-    States: GROUND (text and C0 controls), ESCAPE (after ESC, collecting intermediates), CSI,
-    OSC and STRING (DCS, SOS, PM, APC). Incomplete sequences stay in the state between `feed`
-    calls.
-    """
-
-    def __init__(self, screen: _Screen) -> None:
-        self.screen = screen
-        self.utf8 = True
-        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self.state = GROUND
-        self._inter = ""  # ESC / CSI intermediates
-        self._params = ""  # CSI parameter bytes
-        self._ignore = False  # CSI too long or malformed: consume but do not dispatch
-        self._string: list[str] = []  # OSC / DCS payload
-        self._string_len = 0
-        self._string_kind = ""  # "osc", "dcs" or "ignore"
-        self._string_esc = False  # an ESC was seen inside a string (maybe ST)
-        scr = screen
-        # CSI finals that take one count or position (no private marker, no intermediate)
-        self._simple: dict[str, Callable[[int], None]] = {
-            "@": scr.insert_characters, "A": scr.cursor_up, "B": scr.cursor_down,
-            "C": scr.cursor_forward, "D": scr.cursor_back, "E": scr.cursor_down1,
-            "F": scr.cursor_up1, "G": scr.cursor_to_column, "I": scr.tab,
-            "L": scr.insert_lines, "M": scr.delete_lines, "P": scr.delete_characters,
-            "X": scr.erase_characters, "Z": scr.back_tab, "`": scr.cursor_to_column,
-            "a": scr.cursor_forward, "d": scr.cursor_to_line, "e": scr.cursor_line_forward,
-            "b": scr.repeat,
-        }
-
-    # -- input ---------------------------------------------------------------------------
-    def feed(self, data: bytes) -> None:
-        # ESC % G / ESC % @ switch the byte encoding: the bytes after one are decoded the new
-        # way, so the input is cut right after each (one begun in the last chunk included)
-        pending = b""
-        if self.state == ESCAPE and self._inter in ("", "%"):
-            pending = b"\x1b" + self._inter.encode()
-        elif self.state in (OSC, STRING) and self._string_esc:
-            pending = b"\x1b"
-        buf = pending + data
-        pos = len(pending)
-        if b"%" in buf:
-            for m in _ENCODING_SWITCH.finditer(buf):
-                if m.end() > pos:
-                    self._feed_part(buf[pos:m.end()])
-                    pos = m.end()
-        self._feed_part(buf[pos:])
-
-    def _feed_part(self, part: bytes) -> None:
-        if part:
-            self.feed_text(self._decoder.decode(part) if self.utf8 else part.decode("latin-1"))
-
-    def set_utf8(self, on: bool) -> None:
-        if on != self.utf8:
-            self.utf8 = on
-            self._decoder.reset()
-
-    def feed_text(self, text: str) -> None:
-        scr = self.screen
-        i, n = 0, len(text)
-        while i < n:
-            start = i
-            try:
-                if self.state == GROUND:
-                    ch = text[i]
-                    if ch >= " " and not ("\x7f" <= ch <= "\x9f"):
-                        m = _TEXT.match(text, i)
-                        assert m is not None
-                        i = m.end()
-                        scr.draw(m.group())
-                        continue
-                    if ch == "\x1b" and i + 1 < n:
-                        nxt = text[i + 1]
-                        if nxt == "[":
-                            m = _FAST_CSI.match(text, i)
-                            if m:
-                                i = m.end()
-                                self.csi_dispatch(m.group(1), m.group(2), m.group(3))
-                                continue
-                        elif nxt == "]":
-                            m = _FAST_OSC.match(text, i)
-                            if m:
-                                i = m.end()
-                                self.osc_dispatch(m.group(1))
-                                continue
-                        else:
-                            m = _FAST_ESC.match(text, i)
-                            if m:
-                                i = m.end()
-                                if m.group(3) is not None:
-                                    self.esc_dispatch("", m.group(3))
-                                else:
-                                    self.esc_dispatch(m.group(1), m.group(2))
-                                continue
-                elif (self.state in (OSC, STRING) and not self._string_esc
-                      and not self._maybe_linux_palette()):
-                    m = _STRING_BODY.match(text, i)
-                    if m:
-                        i = m.end()
-                        self._collect(m.group())
-                        continue
-                i += 1
-                self.step(text[start])
-            except Exception as e:  # one bad sequence must never take the session down
-                scr.errors += 1
-                log.debug("ignored a sequence at %r: %s", text[start:start + 16], e)
-                self.state = GROUND
-                scr.clamp()
-                if i == start:
-                    i += 1
-
-    # -- the state machine, one character at a time --------------------------------------
-    def step(self, ch: str) -> None:
-        o = ord(ch)
-        state = self.state
-        if state in (OSC, STRING):
-            self._string_step(ch, o)
-            return
-        if o == 0x1B:
-            self.state, self._inter, self._ignore = ESCAPE, "", False
-            return
-        if o in (0x18, 0x1A):  # CAN, SUB abort a sequence
-            self.state = GROUND
-            return
-        if 0x80 <= o <= 0x9F:
-            self._c1(o)
-            return
-        if o < 0x20:
-            self.execute(o)
-            return
-        if o == 0x7F:
-            return
-        if state == ESCAPE:
-            if o < 0x30:
-                self._add_intermediate(ch)
-            elif not self._inter and ch in "[]PX^_":
-                self._begin({"[": CSI, "]": OSC}.get(ch, STRING), ch)
-            else:
-                self.state = GROUND
-                if not self._ignore:
-                    self.esc_dispatch(self._inter, ch)
-        elif state == CSI:
-            if 0x30 <= o <= 0x3F:
-                if self._inter:
-                    self._ignore = True  # a parameter after an intermediate
-                self._params += ch
-                if len(self._params) > MAX_PARAMS_LEN:
-                    self._ignore = True
-                    self._params = ""
-            elif o < 0x30:
-                self._add_intermediate(ch)
-            else:
-                self.state = GROUND
-                if not self._ignore:
-                    self.csi_dispatch(self._params, self._inter, ch)
-        else:  # GROUND: a printable character that missed the fast path
-            self.screen.draw(ch)
-
-    def _add_intermediate(self, ch: str) -> None:
-        if len(self._inter) < 4:
-            self._inter += ch
-        else:
-            self._ignore = True  # no real sequence has this many intermediates
-
-    def _begin(self, state: int, kind: str) -> None:
-        self.state = state
-        self._inter = self._params = ""
-        self._ignore = False
-        self._string = []
-        self._string_len = 0
-        self._string_esc = False
-        self._string_kind = {"]": "osc", "P": "dcs"}.get(kind, "ignore")
-
-    def _c1(self, o: int) -> None:
-        intro = {0x9B: (CSI, "["), 0x9D: (OSC, "]"), 0x90: (STRING, "P"), 0x98: (STRING, "X"),
-                 0x9E: (STRING, "^"), 0x9F: (STRING, "_")}
-        if o in intro:
-            self._begin(*intro[o])
-            return
-        self.state = GROUND
-        self.screen.last_char = None
-        esc = {0x84: "D", 0x85: "E", 0x88: "H", 0x8D: "M", 0x8E: "N", 0x8F: "O"}.get(o)
-        if esc:
-            self.esc_dispatch("", esc)
-
-    def _collect(self, text: str) -> None:
-        if self._string_kind == "ignore":
-            return
-        if self._string_len < MAX_STRING:
-            self._string.append(text[: MAX_STRING - self._string_len])
-            self._string_len += len(text)
-        if self._string_kind == "osc" and self._string_len <= 8 and self._linux_palette_done():
-            self._finish_string()
-
-    def _maybe_linux_palette(self) -> bool:
-        # an OSC that may still turn out to be ESC ] P / ESC ] R goes one character at a time
-        return (self.state == OSC and self._string_len < 8
-                and (self._string_len == 0 or self._string[0][:1] in ("P", "R")))
-
-    def _linux_palette_done(self) -> bool:
-        # the Linux console's ESC ] P nrrggbb and ESC ] R have no terminator
-        body = "".join(self._string)
-        return body == "R" or (body[:1] == "P" and len(body) >= 8)
-
-    def _string_step(self, ch: str, o: int) -> None:
-        if self._string_esc:
-            self._string_esc = False
-            self._finish_string()
-            if ch != "\\":  # ESC + something else: the string ends, a new sequence begins
-                self.state, self._inter = ESCAPE, ""
-                self.step(ch)
-            return
-        if o == 0x1B:
-            self._string_esc = True
-        elif o in (0x9C,) or (o == 0x07 and self.state == OSC):
-            self._finish_string()
-        elif o in (0x18, 0x1A):
-            self.state = GROUND
-        elif 0x80 <= o <= 0x9F:
-            self.state = GROUND
-            self._c1(o)
-        else:
-            self._collect(ch)
-
-    def _finish_string(self) -> None:
-        kind, body = self._string_kind, "".join(self._string)
-        self.state = GROUND
-        self._string = []
-        self._string_len = 0
-        if kind == "osc":
-            self.osc_dispatch(body)
-        elif kind == "dcs":
-            self.dcs_dispatch(body)
-
-    # -- dispatch ------------------------------------------------------------------------
-    def execute(self, o: int) -> None:
-        """A C0 control."""
-        scr = self.screen
-        scr.last_char = None
-        if o == 0x08:
-            scr.backspace()
-        elif o == 0x09:
-            scr.tab()
-        elif o in (0x0A, 0x0B, 0x0C):
-            scr.linefeed()
-        elif o == 0x0D:
-            scr.carriage_return()
-        elif o == 0x0E:
-            scr.gl = 1
-        elif o == 0x0F:
-            scr.gl = 0
-        elif o == 0x07:
-            scr.bell()
-
-    def esc_dispatch(self, inter: str, final: str) -> None:
-        scr = self.screen
-        scr.last_char = None
-        if not inter:
-            action = {
-                "7": scr.save_cursor, "8": scr.restore_cursor, "D": scr.index,
-                "E": scr.next_line, "H": scr.set_tab_stop, "M": scr.reverse_index,
-                "c": self._full_reset,
-            }.get(final)
-            if action:
-                action()
-            elif final == "Z":
-                scr.report_device_attributes(0)
-            elif final in "NO":
-                scr.single_shift = 2 if final == "N" else 3
-            elif final in "no":
-                scr.gl = 2 if final == "n" else 3
-            elif final in "~}|":
-                scr.gr = "~}|".index(final) + 1
-            return
-        if inter == "#" and final == "8":
-            scr.alignment_display()
-        elif inter in "()*+" and len(inter) == 1:
-            if final in CHARSETS:
-                scr.charsets["()*+".index(inter)] = final
-        elif inter == "%" and final in "@G8":  # other finals name no encoding: ignored, so
-            self.set_utf8(final != "@")        # decoding agrees with feed()'s _ENCODING_SWITCH
-        elif inter == " " and final in "FG":
-            scr.s8c1t = final == "G"
-
-    def _full_reset(self) -> None:
-        self.screen.reset()
-
-    def csi_dispatch(self, params: str, inter: str, final: str) -> None:
-        scr = self.screen
-        if final != "b":
-            scr.last_char = None
-        if len(params) > MAX_PARAMS_LEN or len(inter) > 4:
-            return  # the state machine would have ignored it too
-        marker = ""
-        if params[:1] in "<=>?" and params:
-            marker, params = params[0], params[1:]
-        if _MARKER.search(params):
-            return  # a private marker in the middle: not a valid sequence
-        args = _parse_params(params)
-        nums = [_num(a) for a in args] if ":" in params else args
-        first = nums[0] if nums else 0
-        if marker == "" and inter == "":
-            self._csi_plain(final, args, nums)
-        elif marker == "?" and inter == "":
-            if final == "h":
-                scr.set_mode(*nums, private=True)
-            elif final == "l":
-                scr.reset_mode(*nums, private=True)
-            elif final == "J":
-                scr.erase_in_display(first, private=True)
-            elif final == "K":
-                scr.erase_in_line(first, private=True)
-            elif final == "n":
-                scr.report_device_status(first, private=True)
-        elif marker == ">" and inter == "":
-            if final == "c" and first == 0:
-                scr.reply("\x1b[>1;10;0c")  # DA2: a VT220, firmware 10
-            elif final == "q" and first == 0:
-                scr.reply("\x1bP>|hybrid-nc\x1b\\")  # XTVERSION
-        elif marker == "=" and inter == "" and final == "c" and first == 0:
-            scr.reply("\x1bP!|00000000\x1b\\")  # DA3
-        elif inter == "$" and final == "p" and marker in ("", "?"):
-            scr.reply(f"\x1b[{marker}{first};{scr.mode_state(first, marker == '?')}$y")
-        elif marker == "" and inter == " ":
-            if final == "q":
-                scr.cursor_shape = first
-            elif final == "@":
-                scr.scroll_left(first)
-            elif final == "A":
-                scr.scroll_right(first)
-        elif marker == "" and inter == "!" and final == "p":
-            scr.soft_reset()
-        elif marker == "" and inter == '"' and final == "q":  # DECSCA
-            scr.decsca = first
-            scr.cursor.attrs = scr.cursor.attrs._replace(protected=first == 1)
-        elif marker == "" and inter == "'":
-            if final == "}":
-                scr.insert_columns(first)
-            elif final == "~":
-                scr.delete_columns(first)
-
-    def _csi_plain(self, final: str, args: list[Any], nums: list[int]) -> None:
-        scr = self.screen
-        first = nums[0] if nums else 0
-        simple = self._simple
-        if final in simple:
-            simple[final](first)
-        elif final in "Hf":
-            scr.cursor_position(*nums[:2])
-        elif final == "J":
-            scr.erase_in_display(first)
-        elif final == "K":
-            scr.erase_in_line(first)
-        elif final == "S":
-            scr.scroll_up(first or 1)
-        elif final == "T" and len(nums) <= 1:  # with more parameters it is mouse tracking
-            scr.scroll_down(first or 1)
-        elif final == "g":
-            scr.clear_tab_stop(first)
-        elif final == "h":
-            scr.set_mode(*nums)
-        elif final == "l":
-            scr.reset_mode(*nums)
-        elif final == "m":
-            scr.select_graphic_rendition(*args)
-        elif final == "n":
-            scr.report_device_status(first)
-        elif final == "c" and first == 0:
-            scr.report_device_attributes(0)
-        elif final == "r":
-            scr.set_margins(*nums[:2])
-        elif final == "s":
-            scr.save_cursor()
-        elif final == "u":
-            scr.restore_cursor()
-        elif final == "t":
-            self._window_op(first)
-
-    def _window_op(self, op: int) -> None:
-        scr = self.screen
-        if op == 18:
-            scr.reply(f"\x1b[8;{scr.lines};{scr.columns}t")
-        elif op == 22:
-            scr.title_stack = (scr.title_stack + [scr.title])[-10:]
-        elif op == 23 and scr.title_stack:
-            scr.title = scr.title_stack.pop()
-
-    def osc_dispatch(self, body: str) -> None:
-        scr = self.screen
-        scr.last_char = None
-        code, _, text = body.partition(";")
-        if code in ("0", "2"):
-            scr.title = text[:1024]
-        if code in ("0", "1"):
-            scr.icon_name = text[:1024]
-
-    def dcs_dispatch(self, body: str) -> None:
-        scr = self.screen
-        scr.last_char = None
-        m = _DCS_HEADER.match(body)
-        if not m:
-            return
-        _params, inter, final, data = m.groups()
-        if inter == "$" and final == "q":  # DECRQSS
-            if data == "m":
-                scr.reply(f"\x1bP1$r{scr.sgr_report()}m\x1b\\")
-            elif data == "r":
-                top, bottom = scr._region()
-                scr.reply(f"\x1bP1$r{top + 1};{bottom + 1}r\x1b\\")
-            elif data == " q":
-                scr.reply(f"\x1bP1$r{scr.cursor_shape} q\x1b\\")
-            elif data == '"q':
-                scr.reply(f'\x1bP1$r{scr.decsca}"q\x1b\\')
-            else:
-                scr.reply("\x1bP0$r\x1b\\")
-        elif inter == "+" and final == "q":  # XTGETTCAP: we answer "not known"
-            scr.reply(f"\x1bP0+r{data}\x1b\\")
-
-
-def _num(arg: Any) -> int:
-    """A parameter as one number (the first sub-parameter of a `:` group)."""
-    if isinstance(arg, list):
-        return int(arg[0] or 0)
-    return int(arg)
-
-
-def _parse_params(params: str) -> list[Any]:
-    """'1;38:2::1:2:3' -> [1, [38, 2, None, 1, 2, 3]]; empty parameters are 0."""
-    if not params:
-        return []
-    if ":" not in params:
-        return [min(int(p), MAX_PARAM) if p else 0 for p in params.split(";")]
-    out: list[Any] = []
-    for p in params.split(";"):
-        if ":" in p:
-            out.append([min(int(v), MAX_PARAM) if v else None for v in p.split(":")])
-        else:
-            out.append(min(int(p), MAX_PARAM) if p else 0)
-    return out
-
-
-class Terminal:
-    """A terminal emulator holding the exact symbolic screen.
-
-    Args:
-        cols, rows: screen size in cells.
-        scrollback: lines kept after they scroll off the top (0: none).
-
-    Feed it program output with `feed`; read `snapshot()` (a `ScreenState`), `text`,
-    `take_damage()`, `scrollback`, and `replies` (strings the program expects back on its input).
-    """
-
-    def __init__(self, cols: int = 80, rows: int = 24, scrollback: int = 10000) -> None:
-        check_size(cols, rows)
-        self._screen = _Screen(cols, rows, scrollback)
-        self._parser = _Parser(self._screen)
-        self._snap: ScreenState | None = None
-        self._snap_reverse = False
-        self._damage: set[int] = set(range(rows))  # rows changed since take_damage()
-        self._stale: set[int] = set(range(rows))  # rows changed since snapshot()
-        self._last_cursor: tuple[int, int] | None = None
-        self.bytes_fed = 0
-
-    # -- terminal operations -------------------------------------------------------------
-    def feed(self, data: bytes | str) -> None:
-        """Process program output (bytes are UTF-8; invalid bytes become U+FFFD)."""
-        if isinstance(data, str):
-            try:  # surrogateescape: bytes that were decoded with it come back unchanged
-                raw = data.encode("utf-8", "surrogateescape")
-            except UnicodeEncodeError:  # a lone surrogate (e.g. from JSON): shown as U+FFFD
-                raw = data.encode("utf-8", "replace")
-            data = raw
-        self.bytes_fed += len(data)
-        try:
-            self._parser.feed(data)
-        except Exception as e:  # defensive: the parser guards each sequence itself
-            self._screen.errors += 1
-            log.debug("parser error: %s", e)
-            self._parser.state = GROUND
-
-    def resize(self, cols: int, rows: int) -> None:
-        """Change the screen size (the program should also get SIGWINCH)."""
-        check_size(cols, rows)
-        self._screen.resize(rows, cols)
-        self._snap = None
-        self._damage.update(range(rows))
-
-    def reset(self) -> None:
-        """A full reset (RIS), as if the program had sent ESC c."""
-        self._screen.reset()
-        self._snap = None
-        self._damage.update(range(self.rows))
-
-    # -- reading -------------------------------------------------------------------------
-    @property
-    def cols(self) -> int:
-        """Screen width in cells."""
-        return int(self._screen.columns)
-
-    @property
-    def rows(self) -> int:
-        """Screen height in cells."""
-        return int(self._screen.lines)
-
-    @property
-    def cursor(self) -> tuple[int, int]:
-        """(row, col) of the cursor, clamped to the screen (a pending wrap reads as the last
-        column)."""
-        s = self._screen
-        return min(s.cursor.y, s.lines - 1), min(s.cursor.x, s.columns - 1)
-
-    @property
-    def in_alternate_screen(self) -> bool:
-        """True while a full-screen program has switched to the alternate screen."""
-        return self._screen.in_alt
-
-    @property
-    def title(self) -> str:
-        """The window title the program set (OSC 0/2)."""
-        return str(self._screen.title)
-
-    @property
-    def errors(self) -> int:
-        """Escape sequences that were ignored because handling them failed."""
-        return int(self._screen.errors)
-
-    @property
-    def replies(self) -> list[str]:
-        """Answers owed to the program (DSR/DA/...); the pty owner drains this list."""
-        return self._screen.replies
-
-    @property
-    def pen(self) -> Pen:
-        """The attributes the next printed character will get."""
-        a = self._screen.cursor.attrs
-        return Pen(a.fg if isinstance(a.fg, int) else DEFAULT,
-                   a.bg if isinstance(a.bg, int) else DEFAULT,
-                   _attr_bits(a), self._screen.underline_style)
-
-    def mode(self, number: int, private: bool = True) -> bool:
-        """Whether a terminal mode is set, e.g. `mode(1)` (DECCKM, application cursor keys),
-        `mode(2004)` (bracketed paste), `mode(4, private=False)` (insert mode)."""
-        return self._screen.mode_state(number, private) == 1
-
-    @property
-    def scrollback(self) -> list[str]:
-        """Lines that scrolled off the top, oldest first."""
-        return ["".join(line[x].data for x in range(max(line, default=-1) + 1)).rstrip()
-                for line in self._screen.history]
-
-    @property
-    def text(self) -> str:
-        """The screen's text (rows joined by newlines, trailing spaces stripped)."""
-        return self.snapshot().text
-
-    @property
-    def lines(self) -> list[str]:
-        """The screen's rows as display strings, full width."""
-        return self.snapshot().lines
-
-    def _collect(self) -> None:
-        dirty = self._screen.dirty
-        if dirty:
-            self._damage |= dirty
-            self._stale |= dirty
-            dirty.clear()
-
-    def take_damage(self) -> set[int]:
-        """Rows changed since the last call (text, colours, or the cursor moving in or out)."""
-        self._collect()
-        rows, self._damage = self._damage, set()
-        cur = self.cursor
-        if cur != self._last_cursor:
-            if self._last_cursor is not None:
-                rows.add(self._last_cursor[0])
-            rows.add(cur[0])
-            self._last_cursor = cur
-        return {r for r in rows if 0 <= r < self.rows}
-
-    def snapshot(self) -> ScreenState:
-        """The screen now, as a new `ScreenState` (cheap: only rows changed since the last
-        snapshot are read from the screen model)."""
-        self._collect()
-        s = self._screen
-        cols, rows = self.cols, self.rows
-        reverse = mo.DECSCNM in s.mode  # reverse video shows as inverse on every cell
-        snap = self._snap
-        if snap is None or snap.cols != cols or snap.rows != rows or reverse != self._snap_reverse:
-            snap = ScreenState.blank(cols, rows)
-            todo: set[int] | range = range(rows)
-        else:
-            todo = self._stale
-        flip = INVERSE if reverse else 0
-        for y in todo:
-            if y >= rows:
-                continue
-            line = s.buffer[y]
-            chars = snap.chars[y]
-            fgr, bgr, atr = snap.fg[y], snap.bg[y], snap.attrs[y]
-            for x in range(cols):
-                ch = line[x]
-                chars[x] = ch.data
-                fgr[x] = ch.fg if isinstance(ch.fg, int) else DEFAULT
-                bgr[x] = ch.bg if isinstance(ch.bg, int) else DEFAULT
-                atr[x] = _attr_bits(ch) ^ flip
-        self._stale = set()
-        self._snap_reverse = reverse
-        snap.cursor = self.cursor
-        snap.cursor_visible = not s.cursor.hidden
-        snap.title = str(s.title)
-        self._snap = snap
-        return snap.copy()
-
-
-def _attr_bits(ch: Cell) -> int:
-    return ((BOLD if ch.bold else 0) | (ITALIC if ch.italics else 0)
-            | (UNDERLINE if ch.underscore else 0) | (INVERSE if ch.reverse else 0)
-            | (STRIKE if ch.strikethrough else 0) | (BLINK if ch.blink else 0))
-
-
-def screen_from_bytes(data: bytes, cols: int = 80, rows: int = 24) -> ScreenState:
-    """Convenience: the screen after feeding `data` to a fresh terminal."""
-    term = Terminal(cols, rows)
-    term.feed(data)
-    return term.snapshot()
-
-
-__all__ = ["Pen", "Terminal", "screen_from_bytes"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.recording import (
+from terminal.recording import (
     Cast,
     CastError,
     CastWriter,
@@ -24,7 +24,7 @@ from orchestrator.recording import (
     screen_at,
     write_cast,
 )
-from renderer.themes import Theme
+from terminal.themes import Theme
 
 SHARED_DATA = Path(os.environ.get("HYBRID_NC_SHARED_DATA",
                                   Path(__file__).resolve().parents[3] / "shared" / "data"))
@@ -131,7 +131,7 @@ def test_writer_flushes_each_event(tmp_path: Path) -> None:
 def test_a_killed_writer_leaves_a_valid_prefix(tmp_path: Path) -> None:
     path = tmp_path / "killed.cast"
     code = ("import sys, time\n"
-            "from orchestrator.recording import CastWriter\n"
+            "from terminal.recording import CastWriter\n"
             f"rec = CastWriter({str(path)!r}, 20, 4)\n"
             "i = 0\n"
             "while True:\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from renderer.screen import (
+from terminal.screen import (
     BOLD,
     DEFAULT,
     INVERSE,

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.terminal import Terminal, screen_from_bytes
-from renderer.screen import (
+from terminal import Terminal, screen_from_bytes
+from terminal.screen import (
     BLINK,
     BOLD,
     DEFAULT,
