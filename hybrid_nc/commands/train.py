@@ -87,11 +87,16 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
     if args.build_data:
-        from renderer.training.sources import all_groups
+        from reasoner.base import ReasonerError, create
+        from renderer.training.sources import PtyBash, all_groups
 
+        try:  # the product's sandboxed shell; the scripted commands only read, so a plain pty
+            shell = create("shell")  # bash serves where no sandbox can be made
+        except ReasonerError:
+            shell = PtyBash()
         print(f"building the dataset in {cfg.data} ...", file=sys.stderr)
         dd = build_dataset(all_groups(args.shared, args.synthetic, cfg.seed,
-                                      with_commands=not args.no_commands), cfg.data)
+                                      with_commands=not args.no_commands, shell=shell), cfg.data)
         print("rows: " + ", ".join(f"{k}={len(v)}" for k, v in dd.items()), file=sys.stderr)
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     (Path(cfg.out) / "config.json").write_text(json.dumps(asdict(cfg), indent=1))

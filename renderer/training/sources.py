@@ -196,8 +196,9 @@ COMMANDS = [
 ]
 
 
-class _PtyBash:
-    """Fallback when no sandbox can be made: bash in a plain pty (the commands only read)."""
+class PtyBash:
+    """Bash in a plain pty: enough for COMMANDS, which only read. `hybrid-nc train` hands
+    `command_records` the product's sandboxed shell instead when one can start."""
 
     name = "pty-bash"
 
@@ -228,26 +229,18 @@ class _PtyBash:
         self._tmp.cleanup()
 
 
-def _shell_backend(cols: int, rows: int) -> Any:
-    """The project's sandboxed shell (reasoner/backends/shell.py), else a plain pty bash."""
-    try:
-        from reasoner.base import create
-
-        shell = create("shell")
-        shell.start(cols, rows)
-        return shell
-    except Exception:  # no sandbox here (or no backend): the read-only commands run plainly
-        shell = _PtyBash()
-        shell.start(cols, rows)
-        return shell
-
-
 def command_records(cols: int = 80, rows: int = 24, commands: list[str] | None = None,
-                    timeout: float = 5.0) -> Iterator[Record]:
+                    timeout: float = 5.0, shell: Any = None) -> Iterator[Record]:
     """Rows of a real shell session: each command typed one keystroke per frame, then Enter and
-    its output. Uses the sandboxed shell the product uses when it can start."""
+    its output.
+
+    Args:
+        shell: an unstarted shell with start(cols, rows) / write / read(timeout) / close / name
+            (default: `PtyBash`); it is started here and closed at the end.
+    """
     theme = THEMES["dark"]
-    shell = _shell_backend(cols, rows)
+    shell = shell or PtyBash()
+    shell.start(cols, rows)
     term = Terminal(cols, rows)
     prev: ScreenState | None = None
     source = f"commands:{shell.name}"
@@ -281,9 +274,10 @@ def command_records(cols: int = 80, rows: int = 24, commands: list[str] | None =
         shell.close()
 
 
-def all_groups(shared: str | Path, synthetic: int, seed: int, with_commands: bool = True
-               ) -> list[tuple[Iterator[Record], bool]]:
-    """Every source as (records, is_heldout) groups for renderer.training.build_dataset."""
+def all_groups(shared: str | Path, synthetic: int, seed: int, with_commands: bool = True,
+               shell: Any = None) -> list[tuple[Iterator[Record], bool]]:
+    """Every source as (records, is_heldout) groups for renderer.training.build_dataset
+    (`shell`: see `command_records`)."""
     from .dataset import synthetic_records
 
     shared = Path(shared)
@@ -294,6 +288,6 @@ def all_groups(shared: str | Path, synthetic: int, seed: int, with_commands: boo
         (cast_records(p), p.name in HELDOUT_CASTS) for p in casts]
     groups.append((conformance_records(shared / "conformance"), False))
     if with_commands:
-        groups.append((command_records(), False))
+        groups.append((command_records(shell=shell), False))
     groups.append((synthetic_records(synthetic, 80, seed), False))
     return groups

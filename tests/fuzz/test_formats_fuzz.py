@@ -20,7 +20,9 @@ from terminal.recording import CODES, Cast, CastError, Replay, parse_cast, read_
 from terminal.screen import MAX_COLS, MAX_ROWS, ScreenError, ScreenState
 
 pytestmark = pytest.mark.timeout(600)
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "casts"
+from shared_material import NO_DATA, SHARED_DATA  # noqa: E402
+
+SHARED = SHARED_DATA / "casts"
 
 
 def _small_casts() -> list[bytes]:
@@ -97,7 +99,7 @@ def test_structured_recordings(header: dict[str, object], events: list[object],
         parse_or_cast_error(json.dumps({**header, "stdout": events}))
 
 
-@pytest.mark.skipif(not REAL, reason="no recordings in ../shared/data/casts")
+@pytest.mark.skipif(not REAL, reason=NO_DATA)
 @fuzz_settings(200)
 @given(which=st.integers(0, max(0, len(REAL) - 1)),
        edits=st.lists(st.tuples(st.sampled_from(["delete", "insert", "flip", "truncate", "dup"]),
@@ -121,7 +123,7 @@ def test_mutated_real_recordings(which: int, edits: list[tuple[str, float, bytes
     parse_or_cast_error(bytes(raw))
 
 
-@pytest.mark.skipif(not REAL, reason="no recordings in ../shared/data/casts")
+@pytest.mark.skipif(not REAL, reason=NO_DATA)
 def test_real_recordings_cut_at_every_line_replay_or_say_why(tmp_path: Path) -> None:
     """A recording cut anywhere (a crash mid-write) is read up to the cut, or a one-line error
     names the line; never anything else."""

@@ -9,15 +9,13 @@ xterm there and say so.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from conformance import Case, TerminalEmulator, load_cases, run_case
 
 # the same place as the shared_data fixture; needed at collection time for the parameters
-SHARED_DATA = Path(os.environ.get("HYBRID_NC_SHARED_DATA",
-                                  Path(__file__).resolve().parents[3] / "shared" / "data"))
+from shared_material import SHARED_DATA  # noqa: E402
 
 XTERM_NOT = "the suites disagree; we follow xterm (xterm.js's files are xterm's own screens)"
 
@@ -105,7 +103,7 @@ def test_suites_are_present(shared_data: Path) -> None:
     assert sum(1 for c in CASES if c.suite == "alacritty-attrs") == by_suite["alacritty"]
 
 
-def test_every_xfail_names_a_case() -> None:
+def test_every_xfail_names_a_case(shared_data: Path) -> None:
     """A stale entry (a renamed case) must not hide silently."""
     ids = {c.id for c in CASES}
     assert set(XFAIL) <= ids, sorted(set(XFAIL) - ids)

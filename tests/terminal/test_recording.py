@@ -4,7 +4,6 @@ every real recording in ../shared/data/casts replayed and read back by the cell-
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from shared_material import SHARED_DATA  # noqa: E402
 
 from terminal.recording import (
     Cast,
@@ -26,8 +26,6 @@ from terminal.recording import (
 )
 from terminal.themes import Theme
 
-SHARED_DATA = Path(os.environ.get("HYBRID_NC_SHARED_DATA",
-                                  Path(__file__).resolve().parents[3] / "shared" / "data"))
 CASTS = sorted((SHARED_DATA / "casts").glob("*.cast"))
 HELLO = SHARED_DATA / "casts" / "r-lib__asciicast__inst__examples__hello.cast"
 
@@ -72,7 +70,7 @@ def test_v3_intervals_comments_and_theme() -> None:
     assert (s.cols, s.rows) == (14, 3) and s.lines[0].rstrip() == "one two"
 
 
-def test_the_three_versions_of_one_real_recording_agree(tmp_path: Path) -> None:
+def test_the_three_versions_of_one_real_recording_agree(tmp_path: Path, shared_data: Path) -> None:
     cast = read_cast(HELLO)
     ev = cast.events
     v1 = {"version": 1, "width": cast.cols, "height": cast.rows,
@@ -218,7 +216,7 @@ def test_bad_casts_give_one_line_errors(raw: bytes | str, words: str) -> None:
     assert words in msg and "\n" not in msg, msg
 
 
-def test_a_truncated_real_recording(tmp_path: Path) -> None:
+def test_a_truncated_real_recording(tmp_path: Path, shared_data: Path) -> None:
     data = HELLO.read_bytes()
     cut = tmp_path / "cut.cast"
     cut.write_bytes(data[: len(data) // 2 + 7])
