@@ -48,7 +48,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="directory of asciicast recordings (default: ../shared/data/casts)")
     common.add_argument("--seed", type=int, default=0, help="seed of sampling and generation")
     common.add_argument("--out", metavar="DIR", default=str(DEFAULT_OUT),
-                        help="where the JSON/Markdown/plots go (default benchmarks/results/eval)")
+                        help="where the JSON/Markdown/plots go (default ./hybrid-nc-eval; the committed "
+                             "pages: benchmarks/results/eval)")
     common.add_argument("--no-tesseract", action="store_true",
                         help="ocr: skip the Tesseract judge (the cell OCR still runs)")
     common.add_argument("--routes", default="python3,sympy",

@@ -24,9 +24,12 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED_DATA = Path(os.environ.get("HYBRID_NC_SHARED_DATA", ROOT.parent / "shared" / "data"))
+# the external material (recordings, SVAMP/GSM8K): the same setting the tests read
+SHARED_DATA = Path(os.environ.get("HYBRID_NC_TEST_DATA") or os.environ.get("HYBRID_NC_SHARED_DATA")
+                   or ROOT.parent / "shared" / "data")
 DEFAULT_CASTS = SHARED_DATA / "casts"
-DEFAULT_OUT = ROOT / "benchmarks" / "results" / "eval"
+# a run writes where the user says; the committed pages are made with --out benchmarks/results/eval
+DEFAULT_OUT = Path("hybrid-nc-eval")
 PACKAGES = ("torch", "diffusers", "numpy", "pyte", "Levenshtein", "sympy", "Pillow", "accelerate",
             "datasets")
 
