@@ -22,6 +22,7 @@ PAGES = [
     ("looks.md", "real-terminal fidelity"),
     ("soak_10000.md", "a 10,000-step soak"),
     ("web.md", "the web terminal"),
+    ("pointer.md", "the mouse pointer on frames"),
     ("raster.md", "the reference rasterizer"),
     ("ocr.md", "the judges"),
     ("conformance.md", "terminal conformance"),

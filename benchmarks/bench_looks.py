@@ -95,21 +95,26 @@ class _NeuralLook:
         self.seen_raw: list[float] = []
         self.seen_repaired: list[float] = []
         self.repeats = 3
+        self.ocr: Any = None
 
     def __call__(self, screen: ScreenState) -> np.ndarray:
-        from orchestrator.verify import _ocr_for, verify_and_repair
-        from renderer.ocr import char_accuracy
+        from orchestrator.verify import verify_and_repair
+        from renderer.ocr import CellOCR, char_accuracy
 
         self.renderer.reset()  # unrelated screens: every one is a first frame
         out = self.renderer.render(screen)
-        fixed, report = verify_and_repair(self.renderer, screen, out, out.rows, hand_back=False)
+        raster = self.renderer.raster
+        if self.ocr is None or self.ocr.atlas is not raster.atlas:
+            self.ocr = CellOCR(raster.atlas)
+        ocr = self.ocr
+        fixed, report = verify_and_repair(self.renderer, screen, out, out.rows, ocr=ocr,
+                                          raster=raster, hand_back=False)
         self.raw.append(report.raw)
         self.repaired.append(report.repaired)
         # the same metric over the cells the pairing check judged: text drawn in (nearly) its
         # background colour is invisible in the real capture too (palette tests)
         judged = _judged(self.renderer.raster, screen)
         truth = _judged_text(screen.chars, judged)
-        ocr = _ocr_for(self.renderer.raster)
         for frame, acc in ((out.frame, self.seen_raw), (fixed, self.seen_repaired)):
             cells = ocr.read(frame, screen.cols, screen.rows, hint=screen).cells
             acc.append(char_accuracy(_judged_text(cells, judged), truth))

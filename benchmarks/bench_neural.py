@@ -218,9 +218,9 @@ def session_speeds(checkpoint: str, keystrokes: int, redraws: int, seed: int
 def main() -> None:
     import torch
 
-    from renderer.neural import DEFAULT_CHECKPOINT, NeuralRenderer
+    from renderer import registry
+    from renderer.neural import DEFAULT_CHECKPOINT
     from renderer.ocr import CellOCR
-    from renderer.raster import RasterRenderer
     from renderer.training.sources import HELDOUT_CASTS
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -260,9 +260,9 @@ def main() -> None:
         theme, frames = replay_frames(SHARED / "casts" / name)
         if args.quick:
             frames = frames[:40]
-        neural = NeuralRenderer.from_pretrained(args.checkpoint, theme=theme, steps=args.steps,
-                                                threads=1, precision=args.precision)
-        raster = RasterRenderer(theme=theme)
+        neural = registry.create("neural", model=str(args.checkpoint), theme=theme, steps=args.steps,
+                                 threads=1, precision=args.precision)
+        raster = registry.create("raster", theme=theme)
         ocr = CellOCR(raster.atlas)
         res = score_stream(neural, raster, frames, ocr=ocr, seed=args.seed, every=args.every)
         res.pop("_frames")
@@ -271,9 +271,9 @@ def main() -> None:
                                 for k, v in res.items()}), flush=True)
 
     # special glyphs: synthetic screens + the held-out rows that hold them
-    neural = NeuralRenderer.from_pretrained(args.checkpoint, steps=args.steps, threads=1,
-                                            precision=args.precision)
-    raster = RasterRenderer()
+    neural = registry.create("neural", model=str(args.checkpoint), steps=args.steps, threads=1,
+                             precision=args.precision)
+    raster = registry.create("raster")
     ocr = CellOCR(raster.atlas)
     sp = score_stream(neural, raster, [(s, None, "") for s in special_screens()], ocr=ocr,
                       seed=args.seed)
@@ -297,8 +297,8 @@ def main() -> None:
     frames = frames[: 30 if args.quick else 120]
     runs = []
     for _ in range(2):
-        r = NeuralRenderer.from_pretrained(args.checkpoint, theme=theme, steps=args.steps,
-                                           threads=1, precision=args.precision)
+        r = registry.create("neural", model=str(args.checkpoint), theme=theme, steps=args.steps,
+                            threads=1, precision=args.precision)
         runs.append([r.render(s, damage=d if i else None, action=a, seed=args.seed).frame
                      for i, (s, d, a) in enumerate(frames)])
     results["deterministic"] = all(np.array_equal(a, b) for a, b in zip(*runs, strict=True))
@@ -308,9 +308,9 @@ def main() -> None:
     reps = 60 if args.quick else 200
     results["speed"] = {}
     for threads in (1, 2):
-        r = NeuralRenderer.from_pretrained(args.checkpoint, steps=args.steps, threads=threads,
-                                           precision=args.precision)
-        results["speed"][threads] = speed(r, RasterRenderer(), reps)
+        r = registry.create("neural", model=str(args.checkpoint), steps=args.steps, threads=threads,
+                            precision=args.precision)
+        results["speed"][threads] = speed(r, registry.create("raster"), reps)
         print("speed", threads, json.dumps(results["speed"][threads]), flush=True)
     torch.set_num_threads(1)
 
@@ -378,16 +378,15 @@ def special_rows(neural: Any, raster: Any, ocr: Any, seed: int) -> dict[str, Any
 
 def tesseract_scores(args: Any, casts: list[str]) -> dict[str, float]:
     """Tesseract (paper protocol) on every 10th frame, neural vs raster, same screens."""
-    from renderer.neural import NeuralRenderer
-    from renderer.raster import RasterRenderer
+    from renderer import registry
     from renderer.tesseract import TesseractReader, protocol_scores
 
     acc: dict[str, list[float]] = {"neural": [], "raster": []}
     for name in casts[:3]:
         theme, frames = replay_frames(SHARED / "casts" / name)
-        neural = NeuralRenderer.from_pretrained(args.checkpoint, theme=theme, steps=args.steps,
-                                                threads=1, precision=args.precision)
-        raster = RasterRenderer(theme=theme)
+        neural = registry.create("neural", model=str(args.checkpoint), theme=theme, steps=args.steps,
+                                 threads=1, precision=args.precision)
+        raster = registry.create("raster", theme=theme)
         reader = TesseractReader(raster.atlas.cell)
         for i, (screen, damage, action) in enumerate(frames):
             out = neural.render(screen, damage=damage if i else None, action=action, seed=args.seed)

@@ -18,8 +18,8 @@ import time
 import numpy as np
 
 from hybrid_nc import Session
+from renderer import registry
 from renderer.metrics import psnr
-from renderer.raster import RasterRenderer
 
 SCRIPT = [
     "echo 'one session, two renderers'",
@@ -32,12 +32,12 @@ SCRIPT = [
 
 def drive(renderer: str, lines: list[str], steps: int | None) -> dict:
     """Run `lines` in a fresh session drawn by `renderer`; per-step figures and the final text."""
-    exact = RasterRenderer()
+    exact = registry.create("raster")
     acc_raw, acc_rep, render_ms, total_ms, psnrs = [], [], [], [], []
     t0 = time.perf_counter()
-    with Session(renderer=renderer) as s:
-        if steps is not None and hasattr(s.renderer, "steps"):
-            s.renderer.steps = steps
+    # steps go only to renderers that sample; the raster is exact at any
+    options = {"steps": steps} if steps is not None and registry.takes(renderer, "steps") else {}
+    with Session(renderer=renderer, renderer_options=options) as s:
         for line in lines:
             step = s.run(line)
             acc_raw.append(step.accuracy.get("raw", float("nan")))

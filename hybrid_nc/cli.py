@@ -1,8 +1,9 @@
 """`hybrid-nc`: a thin command line over the public API (DESIGN.md lists the contract).
 
 Each subcommand lives in `hybrid_nc/commands/<name>.py` with `add_parser(subparsers)` and
-`run(args) -> int`. Domain errors become one line on stderr and exit status 1; bad usage exits 2;
-never a traceback (set HYBRID_NC_DEBUG=1 to see one).
+`run(args) -> int`. Errors become one line on stderr, never a traceback (set HYBRID_NC_DEBUG=1 to
+see one): bad usage (a flag argparse refuses, a `UsageError`, an unknown renderer or an option it
+does not take) exits 2, any other failure 1.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-COMMANDS = ["demo", "exec", "render", "replay", "serve", "eval", "train", "capture"]
+COMMANDS = ["demo", "exec", "render", "replay", "serve", "eval", "train", "capture", "dataset", "llm"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,12 +51,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
-    except Exception as e:  # domain errors: one line, exit 1
+    except Exception as e:
         if os.environ.get("HYBRID_NC_DEBUG"):
             raise
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if _is_usage(e):
+            print(f"hybrid-nc {args.command}: error: {msg} (see --help)", file=sys.stderr)
+            return 2
         print(f"hybrid-nc {args.command}: error: {msg}", file=sys.stderr)
         return 1
+
+
+def _is_usage(e: Exception) -> bool:
+    from renderer.registry import RendererUsageError
+
+    from .commands._common import UsageError
+
+    return isinstance(e, UsageError | RendererUsageError)
 
 
 def _version() -> str:

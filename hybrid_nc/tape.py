@@ -682,7 +682,7 @@ class TapeRunner:
             time.sleep(0.05)
 
     def _screenshot(self, cmd: TapeCommand) -> None:
-        from hybrid_nc.media import save_png
+        from renderer.media import save_png
 
         self._ensure_session()
         frame = self._last_frame
@@ -744,7 +744,7 @@ class TapeRunner:
     def _write_video(self, path: Path) -> None:
         if not self._frames:
             raise TapeError(f"Output {path.name}: every frame was hidden; nothing to write")
-        from hybrid_nc.media import write_video
+        from renderer.media import write_video
 
         speed = self.settings.playback_speed
         times = [t / speed for t, _s, _b in self._frames]

@@ -12,7 +12,9 @@ line to give it (a forcing prefix removed). In order:
    such as `echo`) -> llm (or shell without an LLM);
 5. anything with shell syntax -> shell: a first word that is a shell keyword, builtin or a program
    on PATH (`ls`, `echo 1+1`, `[ 1 -lt 2 ]`, `a-b` when a-b is installed), a path (`./a.out`),
-   an assignment (`x=5`), redirections, pipes, quotes, `$`, subshells (`(cd /tmp)`), `((...))`;
+   an assignment (`x=5`), redirections, pipes, quotes, `$`, subshells (`(cd /tmp)`), `((...))`
+   that is not plain arithmetic (`(( x++ ))`); a guess made from syntax alone is checked with
+   `bash -n` when the line is also math, and bash's "cannot parse" sends it to sympy;
 6. a bare math expression (`98+45`, `2**100`, `sqrt(8)`, `(3+4)*5`, `7/3`) -> sympy;
 7. other natural language (`how do I list files`) -> llm when configured;
 8. everything else -> shell (bash says "command not found", as a terminal would).
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -177,7 +180,8 @@ class Router:
             return self._natural(line, "a question in words")
         # 5. shell syntax
         why = self._shell_reason(text, first)
-        if why:
+        if why and not (self.calc_available and first not in SHELL_WORDS
+                        and looks_like_math(text) and not bash_parses(text)):
             return Route("shell", why, line)
         # 6. math
         if looks_like_math(text):
@@ -205,7 +209,9 @@ class Router:
             return f"shell keyword/builtin: {first}"
         if first.startswith(("/", "./", "../", "~", "%", "-")) and not looks_like_math(text):
             return "path or option"
-        if text.startswith("(("):
+        # `((1+2)*3)` is math to a person but a syntax error to bash, and `((1+2))` is silent
+        # there: plain arithmetic in double parentheses goes to the calculator
+        if text.startswith("((") and not looks_like_math(text):
             return "shell arithmetic"
         if _ASSIGNMENT.match(text):
             return "assignment"
@@ -244,9 +250,22 @@ class Router:
         return plain == len(words) if strict else plain >= 0.75 * len(words)
 
 
+@lru_cache(maxsize=1024)
+def bash_parses(line: str) -> bool:
+    """Whether bash accepts `line` as syntax (`bash -n`: parsed, never run). True when bash is
+    missing or slow to answer, so a doubt never takes a line away from the shell."""
+    try:
+        done = subprocess.run(["bash", "-n", "-c", line], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return True
+    return done.returncode == 0
+
+
 def _has_code(text: str) -> bool:
     """Marks of a command rather than prose: options, paths, pipes, variables, redirections."""
     return bool(re.search(r"(^|\s)--?\w|[|$`<>;&=/\\{}]", text))
 
 
-__all__ = ["DEFAULT_PATH", "Route", "Router", "Rule", "parse_rules"]
+__all__ = ["DEFAULT_PATH", "Route", "Router", "Rule", "bash_parses", "parse_rules"]

@@ -17,20 +17,36 @@ import json
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from reasoner.base import Context, ReasonerError, Reply, create
+from reasoner.base import (
+    Context,
+    InteractiveShell,
+    Reasoner,
+    ReasonerError,
+    SimulatingReasoner,
+    create,
+)
+from reasoner.backends.llm import LLMReasoner, LLMSettings
+from renderer import registry
+from renderer.base import Renderer
+from renderer.captions import Caption, Tier
+from renderer.raster import RasterRenderer
+from renderer.registry import RendererOptions
 from terminal import Terminal
 from terminal.screen import ScreenState
 
-from .captions import Caption, Tier, make_caption
-from .framestore import RowCompressor, decompress
-from .procwatch import foreground_group, foreground_waiting_for_input
+from .config import llm_settings
+from .console import Console
+from .lines import answer, shown, terminal_text
+from .recorder import Recorder
+from .router import Route, Router
+from .verify import Verifier, reference_raster
 
 # -- keys ------------------------------------------------------------------------------------
 _KEYS = {
@@ -89,20 +105,32 @@ class SessionConfig:
     cols: int = 80
     rows: int = 24
     renderer: str = "neural"
-    reasoners: tuple[str, ...] = ("shell", "sympy")
+    reasoners: tuple[str, ...] = ("shell", "sympy", "llm")
     theme: str = "dark"
     seed: int = 0
     verify: bool = True
-    caption_tier: Tier = "detailed"
+    caption_tier: Tier | None = None  # None: the renderer's own (a model's training tier)
     unsafe_no_sandbox: bool = False
     command_timeout: float = 30.0
     llm_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None
+    llm: LLMSettings | None = None  # None: resolved from env and config file (orchestrator/config)
     rules: tuple[tuple[str, str], ...] = ()  # (regex, route) checked before built-in routing
     record: str | None = None  # path of an asciicast written as the session goes (append-only)
     max_frames: int = 2000  # frames kept for export() (compressed); older ones are dropped
-    renderer_options: tuple[tuple[str, Any], ...] = ()
+    renderer_options: RendererOptions = RendererOptions()  # steps, look, model, ... (theme: above)
+
+
+def _configured(config: SessionConfig, overrides: dict[str, Any]) -> SessionConfig:
+    """`config` with keyword overrides, lists and dicts turned into the config's frozen forms."""
+    if overrides.get("reasoners") is not None:
+        overrides["reasoners"] = tuple(overrides["reasoners"])
+    if "rules" in overrides:
+        overrides["rules"] = tuple(tuple(r) for r in overrides["rules"])
+    if "renderer_options" in overrides:
+        overrides["renderer_options"] = RendererOptions.of(overrides["renderer_options"])
+    return replace(config, **overrides)
 
 
 @dataclass
@@ -166,11 +194,89 @@ class SessionError(RuntimeError):
     """The session cannot start or continue (no sandbox, renderer missing...): one line."""
 
 
+def _start_reasoners(config: SessionConfig) -> tuple[InteractiveShell | None,
+                                                    dict[str, Reasoner]]:
+    """The terminal owner (the sandboxed shell, started at the session's size) and the line
+    reasoners that `config.reasoners` names."""
+    shell: InteractiveShell | None = None
+    reasoners: dict[str, Reasoner] = {}
+    try:
+        for name in config.reasoners:
+            if name == "shell":
+                shell = _start_shell(config)
+            elif name == "llm":
+                llm = _start_llm(config)
+                if llm is not None:
+                    reasoners[name] = llm
+            else:
+                reasoners[name] = create(name)
+    except BaseException:
+        _close_all(shell, reasoners)
+        raise
+    return shell, reasoners
+
+
+def _start_llm(config: SessionConfig) -> Reasoner | None:
+    """The LLM reasoner on `config.llm` (else the settings resolved from the environment and the
+    config file), with llm_url / llm_model / llm_api_key on top. None, after one line on stderr
+    saying why, when the embedded model cannot run here: the session goes on without it."""
+    given = {k: v for k, v in (("url", config.llm_url), ("model", config.llm_model),
+                               ("api_key", config.llm_api_key)) if v}
+    settings = replace(config.llm, **given) if config.llm is not None else llm_settings(given)
+    llm = create("llm", settings=settings)
+    why = llm.unavailable() if isinstance(llm, LLMReasoner) else None
+    if isinstance(llm, LLMReasoner) and why:
+        llm.progress(f"hybrid-nc: llm: off: {why}")
+        llm.close()
+        return None
+    return llm
+
+
+def _close_all(shell: InteractiveShell | None, reasoners: dict[str, Reasoner]) -> None:
+    closers: list[Reasoner | InteractiveShell] = [*reasoners.values()]
+    for r in ([shell] if shell is not None else []) + closers:
+        with contextlib.suppress(Exception):
+            r.close()
+
+
+def _start_shell(config: SessionConfig) -> InteractiveShell:
+    try:
+        shell = create("shell", unsafe=config.unsafe_no_sandbox,
+                       command_timeout=config.command_timeout)
+        if not isinstance(shell, InteractiveShell):
+            raise SessionError("the shell backend is not an interactive shell")
+        try:
+            shell.start(config.cols, config.rows)
+        except BaseException:
+            shell.close()
+            raise
+        return shell
+    except ReasonerError as e:
+        raise SessionError(str(e)) from None
+
+
+def _draw(renderer: Renderer, raster: RasterRenderer, screen: ScreenState, *,
+          damage: set[int] | None, caption: Caption, action: str, seed: int
+          ) -> tuple[np.ndarray, list[int], dict[str, Any]]:
+    """The renderer's frame, its rows drawn and its facts; a renderer that fails or draws NaN
+    is replaced by the raster for this frame, and the facts say so."""
+    try:
+        out = renderer.render(screen, damage=damage, caption=caption, action=action, seed=seed)
+        frame, info = out.frame, dict(out.info)
+        if info.get("nan") or (frame.dtype.kind == "f" and not np.isfinite(frame).all()):
+            raise ValueError("renderer returned NaN")
+        return frame, out.rows, info
+    except Exception as e:
+        out = raster.render(screen, damage=None)
+        renderer.reset()
+        return out.frame, out.rows, {"fallback": f"raster ({type(e).__name__}: {e})"}
+
+
 # -- the session ------------------------------------------------------------------------------
 class Session:
     """A hybrid neural terminal you can script.
 
-        with Session() as s:                 # shell + sympy, neural renderer
+        with Session() as s:                 # shell + sympy + the embedded LLM, neural renderer
             step = s.run("python3 -c 'print(98+45)'")
             step.screen.text, step.frame, step.route, step.accuracy
 
@@ -180,98 +286,47 @@ class Session:
         on_frame: called with every StepOutput as it is produced (the web UI streams these).
     """
 
-    def __init__(self, config: SessionConfig | None = None, *, renderer: Any = None,
+    def __init__(self, config: SessionConfig | None = None, *, renderer: Renderer | str | None = None,
                  on_frame: Callable[[StepOutput], None] | None = None, **overrides: Any) -> None:
         if isinstance(renderer, str):  # Session(renderer="raster") names one (DESIGN.md)
             overrides["renderer"], renderer = renderer, None
-        if "reasoners" in overrides and overrides["reasoners"] is not None:
-            overrides["reasoners"] = tuple(overrides["reasoners"])
-        if "rules" in overrides:
-            overrides["rules"] = tuple(tuple(r) for r in overrides["rules"])
-        if isinstance(overrides.get("renderer_options"), dict):
-            overrides["renderer_options"] = tuple(overrides["renderer_options"].items())
-        self.config = replace(config or SessionConfig(), **overrides)
+        self._closed = True  # until there is something for close() to end
+        self.config = _configured(config or SessionConfig(), overrides)
         self.on_frame = on_frame
         self.terminal = Terminal(self.config.cols, self.config.rows)
-        self._closed = False
-        self._t0 = time.monotonic()
-        self._events: list[tuple[float, str, str]] = []
-        self._record_file: Any = None
-        self._frames: deque[tuple[float, tuple[int, ...], tuple[bytes, ...]]] = deque(
-            maxlen=self.config.max_frames)
-        self._compressor = RowCompressor()  # row strips: a keystroke compresses one row
-        # the latest steps with their frames (~0.7 MiB each at 80x24), and a longer, light
-        # history for report(): a 10,000-step soak held 700 MiB of pixels with 1000 full steps
+        self.recorder = Recorder(self.config.cols, self.config.rows,
+                                 max_frames=self.config.max_frames)
+        # the latest steps with their frames (~0.7 MiB each at 80x24); report() keeps a longer,
+        # light history: a 10,000-step soak held 700 MiB of pixels with 1000 full steps
         self.steps: deque[StepOutput] = deque(maxlen=64)
-        self._records: deque[dict[str, Any]] = deque(maxlen=1000)
         self._index = 0
-        self._local_line = ""
         self._history: list[str] = []
-        self.shell: Any = None
-        self.reasoners: dict[str, Any] = {}
-        self._renderer_fallback: str | None = None
+        self.shell: InteractiveShell | None = None
+        self.reasoners: dict[str, Reasoner] = {}
+        self._last: StepOutput | None = None
+        self._closed = False
         try:
-            self.renderer = renderer if renderer is not None else self._make_renderer()
-            self._raster = self._make_raster()
-            self._start_reasoners()
-            from .router import Router
-
+            self.renderer: Renderer = renderer if renderer is not None else self._make_renderer()
+            self.verifier = Verifier(reference_raster(self.renderer, self.config.theme))
+            self.shell, self.reasoners = _start_reasoners(self.config)
             llm = self.reasoners.get("llm")
             self.router = Router(rules=list(self.config.rules), llm_available=llm is not None,
-                                 reasoners=list(self.reasoners),
-                                 simulate_programs=bool(getattr(llm, "simulate_programs", False)))
+                                 reasoners=list(self.reasoners), simulate_programs=isinstance(
+                                     llm, SimulatingReasoner) and llm.simulate_programs)
             if self.config.record:
-                self._open_record(self.config.record)
+                self.recorder.record_to(self.config.record)
         except BaseException:
             self.close()
             raise
-        self._last: StepOutput | None = None
+        self.console = Console(self.terminal, self.recorder, self.shell)
         self.reset()
 
     # -- construction helpers -----------------------------------------------------------
     def _make_renderer(self) -> Any:
         name = self.config.renderer
-        options = dict(self.config.renderer_options)
-        options.setdefault("theme", self.config.theme)
-        try:
-            from renderer import registry
-        except ImportError:
-            registry = None  # type: ignore[assignment]
-        if registry is not None:
-            return registry.create(name, **options)
-        if name != "raster":
-            raise SessionError(f"renderer {name!r} is not available (only 'raster' is built)")
-        from renderer.raster import RasterRenderer
-
-        return RasterRenderer(theme=options["theme"])
-
-    def _make_raster(self) -> Any:
-        from renderer.raster import RasterConfig, RasterRenderer
-
-        make = getattr(self.renderer, "make_raster", None)
-        if callable(make):  # a look (renderer/looks.py): its own cells, glyphs and colours
-            return make()
-        font = getattr(getattr(self.renderer, "atlas", None), "spec", None)
-        if font is not None:
-            return RasterRenderer(RasterConfig(theme=self.config.theme, font=font))
-        return RasterRenderer(theme=self.config.theme)
-
-    def _start_reasoners(self) -> None:
-        for name in self.config.reasoners:
-            if name == "shell":
-                try:
-                    self.shell = create("shell", unsafe=self.config.unsafe_no_sandbox,
-                                        command_timeout=self.config.command_timeout)
-                    self.shell.start(self.config.cols, self.config.rows)
-                except ReasonerError as e:
-                    raise SessionError(str(e)) from None
-            elif name == "llm":
-                opts = {k: v for k, v in (("url", self.config.llm_url),
-                                          ("model", self.config.llm_model),
-                                          ("api_key", self.config.llm_api_key)) if v}
-                self.reasoners[name] = create(name, **opts)
-            else:
-                self.reasoners[name] = create(name)
+        # the seed goes with every frame; options this renderer does not take wait for the next
+        options = self.config.renderer_options.merged(theme=self.config.theme)
+        return registry.create(name, registry.applicable(name, options))
 
     # -- public API -----------------------------------------------------------------------
     @property
@@ -285,59 +340,48 @@ class Session:
 
     def reset(self) -> StepOutput:
         """Start over on the screen as it is (first frame); drawn in full."""
-        if hasattr(self.renderer, "reset"):
-            self.renderer.reset()
-        if self.shell is not None:
-            self._pump(lambda: bool(self.shell.at_prompt), timeout=15.0)
-        else:
-            self._feed("> ")
+        self.renderer.reset()
+        self.console.start()
         self.terminal.take_damage()
         return self._frame_step("reset", "", None, "session start", {}, damage=None)
 
-    def step(self, action: Any) -> StepOutput:
+    def step(self, action: str | dict[str, Any]) -> StepOutput:
         """Apply one action: a str (a line to run) or a dict {"line"|"text"|"key"|"paste"|
-        "resize": ...}; returns the frame after it."""
+        "resize"|"mouse": ...} ("mouse": {"col", "row", "button", "action"}); returns the frame
+        after it."""
         if isinstance(action, str):
             return self.run(action)
-        if isinstance(action, dict):
-            if "line" in action:
-                return self.run(action["line"])
-            if "text" in action:
-                return self.type(action["text"])[-1]
-            if "key" in action:
-                return self.key(action["key"])
-            if "paste" in action:
-                return self.paste(action["paste"])
-            if "resize" in action:
-                cols, rows = action["resize"]
-                return self.resize(int(cols), int(rows))
+        kinds: dict[str, Callable[[Any], StepOutput]] = {
+            "line": self.run, "text": lambda text: self.type(text)[-1], "key": self.key,
+            "paste": self.paste, "resize": lambda size: self.resize(*map(int, size)),
+            "mouse": lambda mouse: self.mouse(**mouse)}
+        for kind, act in kinds.items():
+            if isinstance(action, dict) and kind in action:
+                return act(action[kind])
         raise ValueError(f"unknown action {action!r}")
 
     def run(self, line: str, timeout: float | None = None) -> StepOutput:
         """Type `line`, press Enter, wait for the answer; one frame of the final screen."""
         self._check_open()
         line = line.replace("\r\n", "\n").rstrip("\n")
-        self._drain()
-        if self.shell is not None and not self.shell.at_prompt:
+        self.console.drain()
+        limit = timeout if timeout is not None else self.config.command_timeout
+        if not self.console.at_line_prompt:
             # a program (python3, cat, vi...) is reading: the line is just typed at it
-            self._input(line.encode() + b"\r")
-            self._settle(timeout)
-            return self._frame_step("line", line, "program", "a program in the shell is reading "
-                                    "input", {}, damage=self.terminal.take_damage())
+            self.console.send(line.encode() + b"\r", "idle", limit, settle=0.15)
+            return self._shown("line", line, "program", "a program in the shell is reading input")
         route = self.router.route(line)
         if route.name == "shell" and self.shell is not None:
-            self._input(line.encode() + b"\r")
-            self._wait_command(timeout)
+            # a command that runs too long is interrupted by the shell backend itself
+            self.console.send(line.encode() + b"\r", "idle", limit + 5.0, settle=0.15)
             self._history.append(line)
-            return self._frame_step("line", line, "shell", route.reason, {},
-                                    damage=self.terminal.take_damage())
+            return self._shown("line", line, "shell", route.reason)
         # a line reasoner answers: show it typed, then the answer, then a new prompt
         if self.shell is not None:
-            self._input(line.encode())
-            self._pump(lambda: False, timeout=0.5, quiet=0.03)
-            self.shell.discard_line()
+            self.console.send(line.encode(), "echo", 0.5)
         else:
-            self._feed(line)
+            self.console.feed(line)
+        self.console.take_line()
         return self._answer(line, route)
 
     def type(self, text: str) -> list[StepOutput]:
@@ -349,11 +393,9 @@ class Session:
         """Type a burst of characters at once, as a terminal's typeahead does: one write, one
         frame (`type` draws a frame per character)."""
         self._check_open()
-        if len(text) == 1:
-            return self.type(text)[-1]
-        return self._keystroke(text.encode(), text)
+        return self.type(text)[-1] if len(text) == 1 else self._keystroke(text.encode(), text)
 
-    def set_renderer(self, renderer: Any, theme: str | None = None) -> None:
+    def set_renderer(self, renderer: Renderer | str, theme: str | None = None) -> None:
         """Swap the renderer (a registry name or a Renderer) and optionally the theme, keeping
         the shell and the screen; the next frame is drawn in full."""
         self._check_open()
@@ -361,69 +403,90 @@ class Session:
             self.config = replace(self.config, theme=theme)
         if isinstance(renderer, str):
             self.config = replace(self.config, renderer=renderer)
-            renderer = self._make_renderer()
-        self.renderer = renderer
-        self._raster = self._make_raster()
-        self._ocr = None
-        if hasattr(renderer, "reset"):
-            renderer.reset()
+        self.renderer = self._make_renderer() if isinstance(renderer, str) else renderer
+        self.verifier = Verifier(reference_raster(self.renderer, self.config.theme))
+        self.renderer.reset()
+
+    def configure(self, *, renderer: str | None = None, theme: str | None = None,
+                  seed: int | None = None, steps: int | None = None, look: str | None = None,
+                  model: str | None = None) -> StepOutput:
+        """Change settings live: the renderer is rebuilt through the registry when what it is
+        made of changes (a seed only changes the next frames), and the screen is drawn again in
+        full. Returns that frame. A setting the renderer does not take is a ValueError."""
+        self._check_open()
+        name = renderer or self.config.renderer
+        for option, value in (("steps", steps), ("look", look), ("model", model)):
+            if value is not None and not registry.takes(name, option):
+                raise ValueError(f"the {name} renderer does not take {option}")
+        options = self.config.renderer_options.merged(steps=steps, look=look, model=model)
+        changes = {k: v for k, v in (("renderer", renderer), ("theme", theme), ("seed", seed))
+                   if v is not None}
+        old = self.config
+        self.config = replace(old, renderer_options=options, **changes)
+        if (self.config.renderer, self.config.theme, options) != (old.renderer, old.theme,
+                                                                   old.renderer_options):
+            try:
+                self.set_renderer(self.config.renderer)
+            except BaseException:
+                self.config = old
+                raise
+        self.renderer.reset()
+        return self._frame_step("configure", "", None, "settings changed", {}, damage=None)
 
     def key(self, name: str, wait: bool = True) -> StepOutput:
         """Press a key: "Enter", "Tab", "Up", "ctrl+c", "alt+b", "F5"... Enter at the shell
         prompt is routed like run(); with wait=False it returns once the command has started
         instead of when it is done (so a script can press ctrl+c next)."""
         self._check_open()
-        app = self.terminal.mode(1)  # DECCKM: application cursor keys
-        data = key_bytes(name, app_cursor=app)
+        data = key_bytes(name, app_cursor=self.terminal.mode(1))  # DECCKM: application cursor
         if data == b"\r":
-            self._drain()
-        if data == b"\r" and self._at_line_prompt():
-            try:
-                line = self.shell.peek_line() if self.shell is not None else self._local_line
-            except ReasonerError:  # the line editor did not answer: plain Enter
-                return self._keystroke(data, name)
-            route = self.router.route(line) if line.strip() else None
-            if route is None or (route.name == "shell" and self.shell is not None):
-                shell_group = self._foreground()
-                self._input(b"\r")
-                if wait:
-                    self._wait_command(None)
-                else:
-                    self._until_started(shell_group)
-                if line.strip():
-                    self._history.append(line)
-                return self._frame_step("key", name, "shell" if line.strip() else None,
-                                        route.reason if route else "empty line", {"line": line},
-                                        damage=self.terminal.take_damage())
-            if self.shell is not None:
-                self.shell.discard_line()
+            self.console.drain()
+        if data != b"\r" or not self.console.at_line_prompt:
+            return self._keystroke(data, name)
+        try:
+            line = self.console.typed_line()
+        except ReasonerError:  # the line editor did not answer: plain Enter
+            return self._keystroke(data, name)
+        route = self.router.route(line) if line.strip() else None
+        if route is not None and (route.name != "shell" or self.shell is None):
+            self.console.take_line()
             return self._answer(line, route)
-        return self._keystroke(data, name)
+        if self.shell is None:
+            self.console.new_prompt()
+        elif wait:
+            self.console.send(b"\r", "idle", self.config.command_timeout + 5.0, settle=0.15)
+        else:
+            self.console.send(b"\r", "started", 2.0)
+        if line.strip():
+            self._history.append(line)
+        return self._shown("key", name, "shell" if route else None,
+                           route.reason if route else "empty line", {"line": line})
 
     def paste(self, text: str) -> StepOutput:
         """Paste text (bracketed when the program asked for it); one frame."""
         self._check_open()
-        data = text.replace("\r\n", "\r").replace("\n", "\r").encode()
-        if self.terminal.mode(2004):
-            data = b"\x1b[200~" + data + b"\x1b[201~"
-        if self.shell is None:
-            for ch in text:
-                self._local_edit(ch.encode())
-        else:
-            self._input(data)
-            self._pump(lambda: False, timeout=1.0, quiet=0.03, idle=0.01)
-        return self._frame_step("paste", text, None, "paste", {}, damage=self.terminal.take_damage())
+        self.console.paste(text)
+        return self._shown("paste", text, None, "paste")
+
+    def mouse(self, col: int, row: int, button: str = "left", action: str = "click") -> StepOutput:
+        """A mouse action at the 0-based cell (col, row): press|release|click|move|wheel_up|
+        wheel_down. The program gets bytes only in the mouse mode it asked for
+        (terminal.mouse); the pointer is drawn there; one frame."""
+        self._check_open()
+        data = self.terminal.mouse_input(col, row, button, action,
+                                         cell_size=self.renderer.cell_size)
+        if data and self.shell is not None:
+            self.console.key(data)
+        return self._shown("mouse", f"{action} {button} {col},{row}", None, "mouse")
 
     def resize(self, cols: int, rows: int) -> StepOutput:
         """Resize the terminal (the program gets SIGWINCH); one full frame."""
         self._check_open()
-        self.terminal.resize(cols, rows)
-        if self.shell is not None:
-            self.shell.resize(cols, rows)
-            self._pump(lambda: False, timeout=0.5, quiet=0.1)
-        self._event("r", f"{cols}x{rows}")
-        if hasattr(self.renderer, "reset"):
-            self.renderer.reset()
+        try:
+            self.console.resize(cols, rows)
+        except ReasonerError as e:  # a size the shell cannot work at
+            raise SessionError(str(e)) from None
+        self.renderer.reset()
         self.terminal.take_damage()
         return self._frame_step("resize", f"{cols}x{rows}", None, "resize", {}, damage=None)
 
@@ -431,63 +494,33 @@ class Session:
         """Read output that arrived on its own (a clock, `top`, a background job); a new frame
         when the screen changed, else None."""
         self._check_open()
-        if self.shell is None:
-            return None
-        self._pump(lambda: False, timeout=timeout, quiet=0.0)
+        self.console.send(b"", "output", timeout, settle=0.0)
         damage = self.terminal.take_damage()
-        if not damage:
-            return None
-        return self._frame_step("poll", "", None, "program output", {}, damage=damage)
+        return self._frame_step("poll", "", None, "program output", {}, damage=damage) \
+            if damage else None
 
     def report(self) -> dict[str, Any]:
         """Everything the session did, in the report.json format of DESIGN.md."""
-        steps = list(self._records)
-        raw = [s["accuracy"]["raw"] for s in steps if s["accuracy"]]
-        rep = [s["accuracy"]["repaired"] for s in steps if s["accuracy"]]
-        return {
-            "renderer": getattr(self.renderer, "name", type(self.renderer).__name__),
-            "config": _jsonable(asdict(self.config)),
-            "steps": steps,
-            "summary": {"steps": len(steps),
-                        "accuracy_raw_mean": float(np.mean(raw)) if raw else None,
-                        "accuracy_repaired_mean": float(np.mean(rep)) if rep else None},
-        }
+        return {"renderer": self.renderer.name, "config": _jsonable(asdict(self.config)),
+                **self.recorder.report()}
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the session as an asciicast v2 recording."""
-        from terminal.recording import write_cast
-
-        return Path(write_cast(path, self.config.cols, self.config.rows, self._events,
-                               title="hybrid-nc session", env={"TERM": "xterm-256color"}))
+        return self.recorder.save(path)
 
     def export(self, path: str | os.PathLike[str], fps: float = 10.0) -> Path:
         """Write the drawn frames as a video (.mp4) or animation (.gif)."""
-        from hybrid_nc.media import write_video
-
-        frames = list(self._frames)
-        if not frames:
+        if not self.recorder.frames:
             raise SessionError("no frames to export")
-
-        def decode() -> Iterable[np.ndarray]:
-            for _t, shape, blobs in frames:
-                yield decompress(shape, blobs)
-
-        times = [t for t, _s, _b in frames]
-        return Path(write_video(path, decode(), times=times, fps=fps))
+        return self.recorder.export(path, fps)
 
     def close(self) -> None:
         """End the shell (and everything it started) and close reasoners and recordings."""
-        if getattr(self, "_closed", True):
+        if getattr(self, "_closed", True):  # also when __init__ failed before it was set
             return
         self._closed = True
-        if self.shell is not None:
-            with contextlib.suppress(Exception):
-                self.shell.close()
-        for r in self.reasoners.values():
-            with contextlib.suppress(Exception):
-                r.close()
-        if self._record_file is not None:
-            self._record_file.close()
+        _close_all(self.shell, self.reasoners)
+        self.recorder.close()
 
     def __enter__(self) -> Session:
         return self
@@ -504,227 +537,39 @@ class Session:
         if self._closed:
             raise SessionError("the session is closed")
 
-    def _at_line_prompt(self) -> bool:
-        return bool(self.shell.at_prompt) if self.shell is not None else True
-
-    def _event(self, code: str, data: str) -> None:
-        t = time.monotonic() - self._t0
-        self._events.append((t, code, data))
-        if self._record_file is not None:
-            self._record_file.event(code, data, t)  # append-only, flushed per event
-
-    def _open_record(self, path: str) -> None:
-        from terminal.recording import CastWriter
-
-        self._record_file = CastWriter(path, self.config.cols, self.config.rows,
-                                       title="hybrid-nc session", env={"TERM": "xterm-256color"})
-
-    def _feed(self, data: bytes | str) -> None:
-        if isinstance(data, str):
-            data = data.encode()
-        self.terminal.feed(data)
-        self._event("o", data.decode("utf-8", "replace"))
-
-    def _input(self, data: bytes) -> None:
-        self._event("i", data.decode("utf-8", "replace"))
-        self.shell.write(data)
-
-    def _pump(self, done: Callable[[], bool], timeout: float, quiet: float | None = None,
-              idle: float | None = None) -> None:
-        """Move shell output into the emulator until `done()`, `timeout` seconds, `quiet`
-        seconds without output after some output arrived, or `idle` seconds with none at all."""
-        if self.shell is None:
-            return
-        start = last = time.monotonic()
-        got = False
-        while True:
-            data = self.shell.read(0.005)
-            now = time.monotonic()
-            if data:
-                self._feed(data)
-                got, last = True, now
-                if self.terminal.replies:
-                    replies, self.terminal.replies[:] = list(self.terminal.replies), []
-                    self.shell.write("".join(replies).encode())
-            if done():
-                # take what is already buffered (the prompt's tail) before stopping
-                while (data := self.shell.read(0.0)):
-                    self._feed(data)
-                return
-            if quiet is not None and (got or quiet == 0.0) and now - last >= quiet:
-                return
-            if idle is not None and not got and now - start >= idle:
-                return
-            if now - start >= timeout:
-                return
-            if not self.shell.alive():
-                return
-
-    def _drain(self) -> None:
-        """Take in output still arriving from the last action (a program exiting after Ctrl+D,
-        a prompt being drawn), so routing decisions see the shell's current state."""
-        self._pump(lambda: False, timeout=1.0, quiet=0.03, idle=0.01)
-
-    def _wait_command(self, timeout: float | None) -> None:
-        """After Enter: until the prompt is back, or the program waits for input (a REPL, an
-        editor); a command that runs too long is interrupted by the shell backend itself."""
-        limit = (timeout if timeout is not None else self.config.command_timeout) + 5.0
-        self._until_idle(limit, settle=0.15)
-
-    def _settle(self, timeout: float | None) -> None:
-        self._until_idle(timeout if timeout is not None else self.config.command_timeout,
-                         settle=0.15)
-
-    def _until_idle(self, limit: float, settle: float = 0.04) -> None:
-        """Pump until the prompt is back, or the foreground program has been waiting for input,
-        with no output, for `settle` seconds (one look is not enough: editors poll briefly for
-        typeahead before they act on a key)."""
-        deadline = time.monotonic() + limit
-        idle_since: float | None = None
-        while time.monotonic() < deadline:
-            before = self.terminal.bytes_fed
-            self._pump(lambda: False, timeout=0.01, quiet=0.0)
-            now = time.monotonic()
-            if self.shell.at_prompt or not self.shell.alive():
-                self._pump(lambda: False, timeout=0.2, quiet=0.005, idle=0.005)
-                return
-            if self.terminal.bytes_fed != before or not self._waiting_for_input():
-                idle_since = None
-            elif idle_since is None:
-                idle_since = now
-            elif now - idle_since >= settle:
-                return
-
-    def _shell_fd(self) -> int | None:
-        fd = self.shell.fileno() if callable(getattr(self.shell, "fileno", None)) else \
-            getattr(self.shell, "_fd", None)
-        return fd if isinstance(fd, int) else None
-
-    def _foreground(self) -> int | None:
-        fd = self._shell_fd()
-        return foreground_group(fd) if fd is not None else None
-
-    def _until_started(self, shell_group: int | None, limit: float = 2.0) -> None:
-        """After Enter with wait=False: return once the command owns the terminal (its process
-        group is the pty's foreground) or the prompt is back. A Ctrl+C sent earlier, while bash
-        was still forking, reaches bash instead of the command, which then runs on. A builtin
-        keeps bash in the foreground: waiting for input (`read`) ends the wait too, and a busy
-        one (a `while` loop) costs at most `limit`."""
-        self._pump(lambda: False, timeout=0.3, quiet=0.05, idle=0.05)
-        deadline = time.monotonic() + limit
-        while shell_group is not None and time.monotonic() < deadline:
-            if self.shell.at_prompt or not self.shell.alive():
-                return
-            group = self._foreground()
-            if group is None or group != shell_group or self._waiting_for_input():
-                return
-            self._pump(lambda: False, timeout=0.01, quiet=0.0)
-
-    def _waiting_for_input(self) -> bool:
-        """True when the foreground program is blocked reading the terminal (a REPL, an editor,
-        `cat`), so waiting longer would not change the screen."""
-        fd = self._shell_fd()
-        if fd is not None:
-            waiting = foreground_waiting_for_input(fd)
-            if waiting is not None:
-                return waiting
-        return self.terminal.in_alternate_screen
-
-    def _keystroke(self, data: bytes, label: str) -> StepOutput:
-        if self.shell is None:
-            self._local_edit(data)
-        else:
-            self._input(data)
-            # a printable key is answered by its echo within a millisecond; Enter and control
-            # keys may make a program redraw or exit, which takes longer
-            if len(data) == 1 and b" " <= data < b"\x7f":
-                self._pump(lambda: False, timeout=0.5, quiet=0.004)
-            else:  # full-screen programs poll briefly (vi: ~0.1 s) before acting on a key
-                self._until_idle(limit=2.0, settle=0.15 if self.terminal.in_alternate_screen
-                                 else 0.04)
-        return self._frame_step("key", label, None, "keystroke", {},
+    def _shown(self, kind: str, action: str, route: str | None, reason: str,
+               trace: dict[str, Any] | None = None) -> StepOutput:
+        """The frame of what the last action changed."""
+        return self._frame_step(kind, action, route, reason, trace or {},
                                 damage=self.terminal.take_damage())
 
-    def _local_edit(self, data: bytes) -> None:
-        """The stand-in line editor used when there is no shell."""
-        if data in (b"\x7f", b"\x08"):
-            if self._local_line:
-                self._local_line = self._local_line[:-1]
-                self._feed("\b \b")
-        elif data == b"\x03":
-            self._local_line = ""
-            self._feed("^C\r\n> ")
-        elif data == b"\r":
-            pass
-        elif data[:1] != b"\x1b" and data >= b" ":
-            text = data.decode("utf-8", "replace")
-            self._local_line += text
-            self._feed(text)
+    def _keystroke(self, data: bytes, label: str) -> StepOutput:
+        self.console.key(data)
+        return self._shown("key", label, None, "keystroke")
 
-    def _answer(self, line: str, route: Any) -> StepOutput:
+    def _answer(self, line: str, route: Route) -> StepOutput:
         """Show a line reasoner's answer below the typed line, then a new prompt."""
         t0 = time.perf_counter()
         self._history.append(line)
-        self._local_line = ""
-        self._feed("\r\n")
-        simulate = route.name == "simulate"
-        reasoner = self.reasoners.get("llm" if simulate else route.name)
-        trace: dict[str, Any] = {"line": route.line}
-        streamed = False
-        if route.name == "error":  # the router explains why the line cannot be answered
-            reply = Reply(route.reason, error=True)
-        elif reasoner is None:
-            reply = Reply(f"[{route.name}] not configured: {route.reason}", error=True)
-        else:
-            ctx = Context(cols=self.terminal.cols, rows=self.terminal.rows,
-                          cwd=getattr(self.shell, "cwd", None), history=self._history[-20:],
-                          screen_text=self.terminal.text)
-            try:
-                stream = getattr(reasoner, "simulate_stream" if simulate else "stream", None)
-                if callable(stream) and self.on_frame is not None:
-                    reply = self._stream_reply(reasoner, stream, route, ctx)
-                    streamed = True
-                elif simulate:
-                    reply = reasoner.simulate(route.line, ctx)
-                else:
-                    reply = reasoner.answer(route.line, ctx)
-            except ReasonerError as e:
-                reply = Reply(f"[{route.name}] {e}", error=True)
-            except Exception as e:  # a reasoner bug must not end the session
-                reply = Reply(f"[{route.name}] internal error: {type(e).__name__}: {e}", error=True)
-        trace.update(reply.trace)
-        trace["error"] = reply.error
-        trace["simulated"] = reply.simulated
+        self.console.feed("\r\n")
+        ctx = Context(cols=self.terminal.cols, rows=self.terminal.rows,
+                      cwd=self.shell.cwd if self.shell is not None else None,
+                      history=self._history[-20:], screen_text=self.terminal.text)
+
+        def piece(text: str) -> None:  # a frame per streamed piece
+            self.console.feed(terminal_text(text))
+            self._shown("stream", route.line, route.name, "streaming reply")
+
+        reasoner = self.reasoners.get("llm" if route.name == "simulate" else route.name)
+        reply, streamed = answer(reasoner, route, ctx, piece if self.on_frame else None)
         if not streamed:
-            text = reply.text.replace("\r\n", "\n").replace("\n", "\r\n")
-            if reply.simulated and "simulated" not in text:
-                text = "\x1b[2m[simulated by LLM]\x1b[0m\r\n" + text
-            self._feed(text)
+            self.console.feed(shown(reply))
         reason_ms = (time.perf_counter() - t0) * 1000
-        if self.shell is not None:
-            self._feed("\r\n")
-            prompt = self.shell.fresh_prompt()
-            self._feed(prompt)
-        else:
-            self._feed("\r\n> ")
-        step = self._frame_step("line", line, route.name, route.reason, trace,
-                                damage=self.terminal.take_damage())
+        self.console.new_prompt()
+        step = self._shown("line", line, route.name, route.reason, {
+            "line": route.line, **reply.trace, "error": reply.error, "simulated": reply.simulated})
         step.timings["reason"] = reason_ms
         return step
-
-    def _stream_reply(self, reasoner: Any, stream: Callable[..., Iterable[str]], route: Any,
-                      ctx: Context) -> Reply:
-        """Feed a streamed reply to the screen piece by piece, a frame each."""
-        parts: list[str] = []
-        for piece in stream(route.line, ctx):
-            parts.append(piece)
-            self._feed(piece.replace("\r\n", "\n").replace("\n", "\r\n"))
-            self._frame_step("stream", route.line, route.name, "streaming reply", {},
-                             damage=self.terminal.take_damage())
-        full = getattr(reasoner, "last_reply", None)  # the trace and error flag of the stream
-        if isinstance(full, Reply):
-            return full
-        return Reply("".join(parts), trace={"streamed": True})
 
     # -- state -> caption -> render -> verify ------------------------------------------------
     def _frame_step(self, kind: str, action: str, route: str | None, reason: str,
@@ -735,28 +580,18 @@ class Session:
         timings["state"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
-        caption = make_caption(self.config.caption_tier, screen, damage, action, route,
-                               self.config.theme)
+        caption = self.renderer.caption(screen, damage=damage, tier=self.config.caption_tier,
+                                        action=action, route=route)
         timings["caption"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
-        try:
-            out = self.renderer.render(screen, damage=damage, caption=caption, action=action,
-                                       seed=self.config.seed)
-            frame, rows, info = out.frame, out.rows, dict(out.info)
-            if info.get("nan") or (frame.dtype.kind == "f" and not np.isfinite(frame).all()):
-                raise ValueError("renderer returned NaN")
-        except Exception as e:  # a renderer failure falls back to the raster, and says so
-            if isinstance(e, KeyboardInterrupt):
-                raise
-            out = self._raster.render(screen, damage=None)
-            frame, rows, info = out.frame, out.rows, {"fallback": f"raster ({type(e).__name__}: {e})"}
-            if hasattr(self.renderer, "reset"):
-                self.renderer.reset()
+        frame, rows, info = _draw(self.renderer, self.verifier.raster, screen, damage=damage,
+                                  caption=caption, action=action, seed=self.config.seed)
         timings["render"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
-        frame, accuracy, vtrace = self._verify(screen, frame, rows)
+        frame, accuracy, vtrace = self.verifier.step(self.renderer, screen, frame, rows) \
+            if self.config.verify else (frame, {}, {})
         timings["verify"] = (time.perf_counter() - t) * 1000
         timings["total"] = sum(timings.values())
 
@@ -767,33 +602,10 @@ class Session:
         self._index += 1
         step = StepOutput(self._index, kind, action, screen, frame, route, reason, caption,
                           timings, accuracy, trace)
-        self._frames.append((time.monotonic() - self._t0, frame.shape,
-                             self._compressor.compress(frame, screen.rows)))
+        self.recorder.frame(frame, screen.rows, step.to_json())
         self.steps.append(step)
-        self._records.append(step.to_json())
         self._last = step
         if self.on_frame is not None:
             self.on_frame(step)
         return step
 
-    def _verify(self, screen: ScreenState, frame: np.ndarray, rows: list[int]
-                ) -> tuple[np.ndarray, dict[str, float], dict[str, Any]]:
-        if not self.config.verify:
-            return frame, {}, {}
-        try:
-            from .verify import verify_and_repair
-        except ImportError:
-            verify_and_repair = None  # type: ignore[assignment]
-        if verify_and_repair is not None:
-            frame, report = verify_and_repair(self.renderer, screen, frame, rows,
-                                              raster=self._raster)
-            acc = {"raw": float(report.raw), "repaired": float(report.repaired)}
-            return frame, acc, _jsonable(report.to_json() if hasattr(report, "to_json")
-                                         else asdict(report))
-        from renderer.ocr import CellOCR, char_accuracy
-
-        ocr = getattr(self, "_ocr", None) or CellOCR(self._raster.atlas)
-        self._ocr = ocr
-        read = ocr.read(frame, screen.cols, screen.rows, hint=screen)
-        acc = char_accuracy(read.text, screen.text)
-        return frame, {"raw": acc, "repaired": acc}, {}

@@ -20,7 +20,7 @@ import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 ENTRY_POINT_GROUP = "hybrid_nc.reasoners"
 
@@ -70,9 +70,25 @@ class Reasoner(Protocol):
 
 @runtime_checkable
 class StreamingReasoner(Reasoner, Protocol):
-    """A line reasoner that can also yield its reply in pieces as they are produced."""
+    """A line reasoner that can also yield its reply in pieces as they are produced;
+    `last_reply` holds the whole Reply (trace, error flag) once the stream has ended."""
+
+    last_reply: Reply | None
 
     def stream(self, line: str, context: Context) -> Iterator[str]: ...
+
+
+@runtime_checkable
+class SimulatingReasoner(Reasoner, Protocol):
+    """A line reasoner (the LLM) that can also make up the output of a program the sandbox does
+    not have; `simulate_programs` says whether the router should send such lines to it."""
+
+    @property
+    def simulate_programs(self) -> bool: ...
+
+    def simulate(self, line: str, context: Context) -> Reply: ...
+
+    def simulate_stream(self, line: str, context: Context) -> Iterator[str]: ...
 
 
 @runtime_checkable
@@ -99,19 +115,37 @@ class TerminalBackend(Protocol):
     def close(self) -> None: ...
 
 
+OutputSink = Callable[[bytes], bytes]
+"""Takes program output for the screen; returns what the terminal owes the program in answer
+(replies to its queries: cursor position, device attributes), to be written back at once."""
+
+Until = Literal["prompt", "output", "echo", "idle", "started"]
+"""How long `InteractiveShell.send` keeps moving output (its docstring says each)."""
+
+
 @runtime_checkable
 class InteractiveShell(TerminalBackend, Protocol):
     """A terminal owner that is a shell with a prompt protocol (reasoner.backends.shell).
 
     at_prompt: bash waits at its primary prompt; last_status / cwd: from the last prompt.
+    send(data, sink, until=...) writes keystrokes and moves the output that follows into `sink`
+    until the shell or its program is done with them (the session loop's one way in and out);
+    fileno() -> the pty (its foreground process group says which program has the terminal);
     peek_line() -> the readline buffer; discard_line() clears it invisibly (into history);
     fresh_prompt() -> the bytes of a new prompt (what bash printed before it is dropped);
     run(line) -> all output of one typed command; interrupt() is Ctrl+C for the foreground job.
     """
 
-    at_prompt: bool
+    @property
+    def at_prompt(self) -> bool: ...
+
     last_status: int | None
     cwd: str
+
+    def send(self, data: bytes, sink: OutputSink, *, until: Until = "output",
+             timeout: float = 1.0, settle: float = 0.03) -> None: ...
+
+    def fileno(self) -> int: ...
 
     def peek_line(self, timeout: float = 2.0) -> str: ...
 

@@ -1,4 +1,5 @@
-"""Renderer "looks": the neural renderer trained to draw like one real terminal (issue 9).
+"""Renderer "looks": the neural renderer trained to draw like one real terminal, and the "neural"
+registry factory that picks between the plain neural renderer and a look.
 
 A look is a checkpoint folder (renderer/checkpoints/<name>/) holding, beside the CellDiT weights,
 what a capture of that terminal measured (renderer/capture): `look.json` (cell size, the colours
@@ -10,6 +11,7 @@ composite (bg + mask * (fg - bg)), learning what a lookup gets wrong - glyphs sp
 neighbours, the cursor, colours, wide glyphs.
 
     renderer = create_look("xterm")                          # or registry.create("neural", look="xterm")
+    renderer = create()                                      # the shipped checkpoint, no look
     hybrid-nc render --renderer neural --look xterm --screen s.json --out f.png
     Session(renderer="neural", renderer_options={"look": "xterm"})
 """
@@ -17,6 +19,7 @@ neighbours, the cursor, colours, wide glyphs.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ import torch
 from terminal.themes import Theme
 
 from .fonts import FontSpec
-from .neural import CellCaption, CheckpointError, NeuralRenderer, load_model
+from .neural import DEFAULT_CHECKPOINT, CellCaption, CheckpointError, NeuralRenderer, load_model
 from .raster import RasterConfig, RasterRenderer
 
 CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
@@ -204,3 +207,15 @@ def create_look(look: str | Path, checkpoint: str | Path | None = None,
         raise LookError(f"look {spec.name}: the model's cells are {cfg.cell_w}x{cfg.cell_h} px, "
                         f"the terminal's {spec.font.cell_w}x{spec.font.cell_h}")
     return LookRenderer(model, spec, **options)
+
+
+def create(checkpoint: str | Path | None = None, model: str | Path | None = None,
+           look: str | None = None, **options: Any) -> NeuralRenderer:
+    """Registry factory for "neural": the checkpoint directory `checkpoint` (or `model`, which
+    the CLI's --model DIR passes), else $HYBRID_NC_CHECKPOINT, else the shipped one.
+    `look` ("xterm", or a look folder) draws like a real terminal instead. It lives here, not in
+    neural.py, so that a look depends on the neural renderer and never the other way round."""
+    if look:
+        return create_look(look, checkpoint or model, **options)
+    path = checkpoint or model or os.environ.get("HYBRID_NC_CHECKPOINT") or DEFAULT_CHECKPOINT
+    return NeuralRenderer.from_pretrained(path, **options)

@@ -1,14 +1,17 @@
 """The neural renderer: every damaged row is *drawn* by a diffusion model (renderer/models/cell_dit.py)
-from the orchestrator's cell-aligned caption, the previous frame and the action.
+from a cell-aligned caption, the previous frame and the action.
 
 Data path of one `render` call:
 
-    ScreenState --CellCaptioner--> CellCaption (glyph masks, colours, attribute bits per cell)
+    ScreenState --caption(tier)--> Caption (the text for the report; the tier and withheld rows)
+                --CellCaptioner--> CellCaption (glyph masks, colours, attribute bits per cell,
+                                   as much as the tier allows)
                                    + previous frame's pixels of those rows (the frame cache)
                --denoising loop (CellDiT -> FlowMatchEulerDiscreteScheduler.step)--> row pixels
                --> written into the frame cache --> RenderOutput
 
-Only damaged rows are generated, all in one batch; rows never see each other (attention stays in a
+The tier is the model's: a checkpoint trained on regular or semantic captions (the caption ablation)
+is drawn with that tier (`tier`, or the checkpoint's variant.json). Only damaged rows are generated, all in one batch; rows never see each other (attention stays in a
 row), so no margin rows are needed. Noise comes from a generator seeded per (seed, row, frame index),
 so the same session with the same seed gives bit-identical frames (the cache is the runtime state;
 `reset()` clears it). Non-finite model output is never passed on: those rows are drawn by the
@@ -18,7 +21,6 @@ reference rasterizer and the output says so (info["nan"] = True, info["fallback"
 from __future__ import annotations
 
 import json
-import os
 import time
 import zlib
 from collections.abc import Iterable
@@ -41,12 +43,15 @@ from terminal.screen import (
 )
 from terminal.themes import Theme
 
+from . import pointer as pointer_sprite
 from .base import RenderOutput
+from .captions import Caption, Tier, check_tier, make_caption, native_withheld
 from .fonts import FontSpec
 from .raster import RasterConfig, RasterRenderer
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default"
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
+TIER_FILE = "variant.json"  # beside an ablation checkpoint: {"restriction": <tier>, ...}
 TRAIN_COMMAND = "hybrid-nc train --config hybrid_nc/configs/train_default.json"
 
 
@@ -81,6 +86,45 @@ class CellCaption:
         return np.rint(out).astype(np.uint8).reshape(r, c, g * 3)
 
 
+def null_cells(glyph: np.ndarray, colours: np.ndarray, bits: np.ndarray, where: np.ndarray,
+               *, keep_glyph: bool = False) -> None:
+    """Blank the caption of the cells selected by `where` (broadcast over the leading axes) in
+    place: glyph mask 0 (unless keep_glyph), colours 0 (mid grey), bits 0. The caption encoder
+    is linear, so a constant input carries nothing about the cell."""
+    sel = np.broadcast_to(where, glyph.shape[:-1])
+    if not keep_glyph:
+        glyph[sel] = 0.0
+    colours[sel] = 0.0
+    bits[sel] = 0.0
+
+
+def restrict_arrays(tier: str, glyph: np.ndarray, colours: np.ndarray, bits: np.ndarray,
+                    withheld_rows: np.ndarray | None = None) -> None:
+    """Cut caption arrays (R, C, ...) down to what `tier` tells, in place: regular keeps the
+    glyph masks only, semantic nothing, native blanks the `withheld_rows` (R,) bool; detailed
+    keeps everything."""
+    r = glyph.shape[0]
+    everywhere = np.ones((r, 1), bool)
+    if tier == "regular":
+        null_cells(glyph, colours, bits, everywhere, keep_glyph=True)
+    elif tier == "semantic":
+        null_cells(glyph, colours, bits, everywhere)
+    elif tier == "native" and withheld_rows is not None and withheld_rows.any():
+        null_cells(glyph, colours, bits, np.asarray(withheld_rows, bool)[:, None])
+
+
+def restrict_caption(caption: CellCaption, tier: str, withheld_rows: np.ndarray | None = None
+                     ) -> CellCaption:
+    """The tokens `tier` allows, as a new CellCaption (the target planes are kept: they are
+    the truth the frame is scored against, not something the model sees)."""
+    if tier == "detailed" or (tier == "native" and (withheld_rows is None
+                                                     or not withheld_rows.any())):
+        return caption
+    glyph, colours, bits = caption.glyph.copy(), caption.colours.copy(), caption.bits.copy()
+    restrict_arrays(tier, glyph, colours, bits, withheld_rows)
+    return CellCaption(glyph, colours, bits, caption.hint, caption.fg, caption.bg)
+
+
 class CellCaptioner:
     """Turns screen rows into `CellCaption`s, using the reference rasterizer's glyph atlas and
     theme resolution so caption and ground truth can never disagree.
@@ -104,8 +148,16 @@ class CellCaptioner:
     def theme(self) -> Theme:
         return self.raster.theme
 
-    def encode(self, screen: ScreenState, rows: list[int]) -> CellCaption:
-        """Caption tokens for `rows` of `screen`."""
+    def encode(self, screen: ScreenState, rows: list[int], tier: str = "detailed",
+               withheld: Iterable[int] = ()) -> CellCaption:
+        """Caption tokens for `rows` of `screen`, as much as `tier` tells (`withheld`: the screen
+        rows a native caption keeps back)."""
+        tokens = self._encode(screen, rows)
+        held = set(withheld)
+        mask = np.array([r in held for r in rows], bool) if held else None
+        return restrict_caption(tokens, tier, mask)
+
+    def _encode(self, screen: ScreenState, rows: list[int]) -> CellCaption:
         raster = self.raster
         fg_eff, bg_eff, alpha = raster.cell_layers(screen, rows)  # (R, C, 3), (R, C, h, w)
         r, c = len(rows), screen.cols
@@ -185,15 +237,49 @@ def cpu_has_native_bf16() -> bool:
 
 
 # -- checkpoint ------------------------------------------------------------------------------
+def weights_path(path: str | Path) -> Path:
+    """The CellDiT weights file of a checkpoint folder: transformer/ in diffusers' pipeline
+    layout (model_index.json), else the folder itself."""
+    path = Path(path)
+    if (path / "model_index.json").is_file():
+        return path / "transformer" / WEIGHTS_NAME
+    return path / WEIGHTS_NAME
+
+
+def _load_pipeline_transformer(path: Path) -> Any:
+    from .models.cell_dit import CellDiT
+
+    try:
+        index = json.loads((path / "model_index.json").read_text())
+        if not isinstance(index, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"checkpoint index {path / 'model_index.json'} is unreadable: "
+                              f"{e}") from None
+    if list(index.get("transformer") or [])[-1:] != ["CellDiT"]:
+        raise CheckpointError(f"checkpoint {path} holds no CellDiT transformer "
+                              f"(model_index.json says {index.get('transformer')!r})")
+    try:
+        model = CellDiT.from_pretrained(str(path / "transformer"), local_files_only=True)
+    except Exception as e:  # diffusers raises many kinds; one line for the user
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"checkpoint {path} does not load: {msg[:200]}") from None
+    return model.eval()
+
+
 def load_model(path: str | Path) -> Any:
-    """Load a CellDiT checkpoint directory (config.json + safetensors) strictly; every problem
-    becomes a one-line CheckpointError."""
+    """Load a CellDiT checkpoint: a folder in diffusers' pipeline layout (model_index.json; its
+    transformer/ is loaded by diffusers exactly as `TerminalPipeline.from_pretrained` loads it),
+    or a model folder (config.json + safetensors) loaded strictly. Every problem becomes a
+    one-line CheckpointError."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     from .models.cell_dit import CellDiT
 
     path = Path(path)
+    if (path / "model_index.json").is_file():
+        return _load_pipeline_transformer(path)
     cfg_path, weights = path / "config.json", path / WEIGHTS_NAME
     if not path.is_dir() or not cfg_path.is_file() or not weights.is_file():
         raise CheckpointError(f"no neural checkpoint at {path} (needs config.json and "
@@ -226,6 +312,22 @@ def load_model(path: str | Path) -> Any:
     return model
 
 
+def checkpoint_tier(path: str | Path) -> Tier:
+    """The caption tier a checkpoint was trained with: its variant.json's, else "detailed"."""
+    meta = Path(path) / TIER_FILE
+    if not meta.is_file():
+        return "detailed"
+    try:
+        data = json.loads(meta.read_text())
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{meta} is not valid JSON: {e}") from None
+    tier = data.get("restriction", "detailed") if isinstance(data, dict) else "detailed"
+    try:
+        return check_tier(str(tier))
+    except ValueError as e:
+        raise CheckpointError(f"{meta}: {e}") from None
+
+
 # -- renderer --------------------------------------------------------------------------------
 class NeuralRenderer:
     """Renderer (renderer.base.Renderer) drawing rows with a CellDiT diffusion model.
@@ -245,6 +347,8 @@ class NeuralRenderer:
             "auto": bfloat16 where the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX),
             else float32. Measured here: a full 80x24 frame about twice as fast, pixels within
             a few 1/255 levels of float32 (benchmarks/results/neural.md).
+        tier: the caption tier the model was trained with (renderer/captions.py): what its cell
+            tokens tell when `caption`/`render` are not given another.
     """
 
     name = "neural"
@@ -252,7 +356,7 @@ class NeuralRenderer:
     def __init__(self, model: Any, *, theme: str | Theme = "dark", steps: int = 1, seed: int = 0,
                  guidance: float = 1.0, threads: int | None = 1,
                  font: FontSpec | None = None, cursor: str = "block",
-                 precision: str = "auto") -> None:
+                 precision: str = "auto", tier: Tier = "detailed") -> None:
         from diffusers import FlowMatchEulerDiscreteScheduler
 
         if precision not in ("auto", "float32", "bfloat16"):
@@ -273,11 +377,14 @@ class NeuralRenderer:
         self.steps = int(steps)
         self.seed = int(seed)
         self.guidance = float(guidance)
+        self.tier: Tier = check_tier(tier)
         self.reset()
 
     @classmethod
     def from_pretrained(cls, path: str | Path = DEFAULT_CHECKPOINT, **options: Any) -> NeuralRenderer:
-        """Load a checkpoint directory (default: the shipped one)."""
+        """Load a checkpoint directory (default: the shipped one), drawn with the caption tier it
+        was trained with unless `tier` says otherwise."""
+        options.setdefault("tier", checkpoint_tier(path))
         return cls(load_model(path), **options)
 
     @property
@@ -293,10 +400,36 @@ class NeuralRenderer:
         """The reference rasterizer with the same font and theme (for fallbacks and repair)."""
         return self.captioner.raster
 
+    def make_raster(self) -> RasterRenderer:
+        """A reference rasterizer of its own with this renderer's font, theme and cursor (a
+        session's fallback and verifier keep their own last frame)."""
+        return RasterRenderer(self.captioner.raster.config)
+
     def reset(self) -> None:
         self._frame: np.ndarray | None = None
         self._screen: ScreenState | None = None
         self._frame_index = 0
+
+    # -- caption -----------------------------------------------------------------------------
+    def caption(self, screen: ScreenState, *, damage: Iterable[int] | None = None,
+                tier: Tier | None = None, action: str = "", route: str | None = None) -> Caption:
+        """The caption the model is conditioned on for `screen`: the tier (default: the
+        model's), and for the native tier the rows it withholds, judged against the last frame
+        drawn. Its `.text` says the same in words."""
+        tier = check_tier(tier or self.tier)
+        return make_caption(tier, screen, damage, action, route, self.theme.name,
+                            withheld=self._withheld(screen, tier, action))
+
+    def _withheld(self, screen: ScreenState, tier: str, action: Any) -> list[int]:
+        return native_withheld(self._screen, screen, action) if tier == "native" else []
+
+    def _tokens(self, screen: ScreenState, rows: list[int], caption: Caption | None,
+                action: Any) -> CellCaption:
+        if caption is None:  # called without the caption step: the model's own tier
+            tier, held = self.tier, self._withheld(screen, self.tier, action)
+        else:
+            tier, held = caption.tier, caption.withheld
+        return self.captioner.encode(screen, rows, tier, held)
 
     # -- the pipeline: an explicit denoising loop ----------------------------------------
     @torch.inference_mode()
@@ -368,22 +501,29 @@ class NeuralRenderer:
 
     def render_rows(self, screen: ScreenState, rows: Iterable[int], *, steps: int | None = None,
                     seed: int | None = None, guidance: float | None = None,
-                    action: Any = None) -> np.ndarray:
+                    action: Any = None, caption: Caption | None = None) -> np.ndarray:
         """Draw some rows without touching the frame cache (used by repair).
 
-        Returns (len(rows) * cell_h, cols * cell_w, 3) uint8; rows whose output was not finite
-        come from the reference rasterizer.
+        Returns (len(rows) * cell_h, cols * cell_w, 3) uint8, without the mouse pointer (the
+        verifier checks and draws it); rows whose output was not finite come from the reference
+        rasterizer.
         """
         rows = list(rows)
         prev = self._prev_patches(screen, rows)
-        patches, finite = self._draw(screen, rows, prev, steps, seed, guidance, action)
+        tokens = self._tokens(screen, rows, caption, action)
+        patches, finite = self._draw(tokens, rows, prev, steps, seed, guidance, action)
         return patches_to_rows(patches, *self.cell_size)
 
     def patch_frame(self, frame: np.ndarray) -> None:
         """Replace the cached frame by a repaired one of the same size (verify & repair calls
         this, so repaired rows are carried over and used as the next frame's context)."""
         if self._frame is not None and frame.shape == self._frame.shape:
-            self._frame = np.array(frame, np.uint8, copy=True)
+            frame = np.array(frame, np.uint8, copy=True)
+            pointer = self._screen.pointer if self._screen is not None else None
+            if pointer is not None:  # the cache stays pointer-free: it is the model's context
+                under = pointer_sprite.mask(pointer, frame.shape[0], frame.shape[1])
+                frame[under] = self._frame[under]
+            self._frame = frame
 
     def _prev_patches(self, screen: ScreenState, rows: list[int]) -> np.ndarray | None:
         frame = self._frame
@@ -392,10 +532,9 @@ class NeuralRenderer:
             return None
         return np.stack([rows_to_patches(frame[r * h:(r + 1) * h], h, w)[0] for r in rows])
 
-    def _draw(self, screen: ScreenState, rows: list[int], prev: np.ndarray | None,
+    def _draw(self, caption: CellCaption, rows: list[int], prev: np.ndarray | None,
               steps: int | None, seed: int | None, guidance: float | None,
               action: Any) -> tuple[np.ndarray, np.ndarray]:
-        caption = self.captioner.encode(screen, rows)
         patches, finite = self.denoise(
             caption, prev, rows=rows, steps=steps or self.steps,
             seed=self.seed if seed is None else int(seed),
@@ -407,11 +546,12 @@ class NeuralRenderer:
         return patches, finite
 
     def render(self, screen: ScreenState, *, damage: Iterable[int] | None = None,
-               caption: Any = None, action: Any = None, seed: int | None = None) -> RenderOutput:
+               caption: Caption | None = None, action: Any = None,
+               seed: int | None = None) -> RenderOutput:
         """Draw `screen`: damaged rows are generated (one batch), the rest comes from the cache.
 
-        `caption` is accepted for the protocol; this model builds its cell-aligned caption from
-        the screen itself (the orchestrator's text caption says the same thing, less exactly).
+        caption: what `caption()` gave for this screen; the rows drawn get the cell tokens of its
+        tier (its withheld rows none). None: the model's own tier.
         """
         t0 = time.perf_counter()
         h, w = self.cell_size
@@ -427,6 +567,9 @@ class NeuralRenderer:
             if (prev_screen.cursor != screen.cursor
                     or prev_screen.cursor_visible != screen.cursor_visible):
                 todo |= {prev_screen.cursor[0], screen.cursor[0]}
+            if prev_screen.pointer != screen.pointer:  # the cells it uncovers are drawn anew
+                todo |= (pointer_sprite.rows_under(prev_screen.pointer, h, screen.rows)
+                         | pointer_sprite.rows_under(screen.pointer, h, screen.rows))
             rows = sorted(r for r in todo if 0 <= r < screen.rows)
             prev = self._prev_patches(screen, rows) if rows else None
         used_seed = self.seed if seed is None else int(seed)
@@ -434,7 +577,8 @@ class NeuralRenderer:
                                 "rows": rows, "frame_index": self._frame_index,
                                 "precision": self.precision}
         if rows:
-            patches, finite = self._draw(screen, rows, prev, None, used_seed, None, action)
+            tokens = self._tokens(screen, rows, caption, action)
+            patches, finite = self._draw(tokens, rows, prev, None, used_seed, None, action)
             if not finite.all():
                 info["nan"] = True
                 info["fallback"] = "raster"
@@ -444,18 +588,7 @@ class NeuralRenderer:
                 self._frame[r * h:(r + 1) * h] = pixels[i * h:(i + 1) * h]
         self._screen = screen.copy()
         self._frame_index += 1
+        # the pointer is composited exactly over the drawn cells; the cache keeps the cells only
+        out = pointer_sprite.draw(self._frame.copy(), screen.pointer)
         info["ms"] = (time.perf_counter() - t0) * 1000.0
-        return RenderOutput(self._frame.copy(), rows, info)
-
-
-def create(checkpoint: str | Path | None = None, model: str | Path | None = None,
-           look: str | None = None, **options: Any) -> NeuralRenderer:
-    """Registry factory for "neural": the checkpoint directory `checkpoint` (or `model`, which
-    the CLI's --model DIR passes), else $HYBRID_NC_CHECKPOINT, else the shipped one.
-    `look` ("xterm", or a look folder) draws like a real terminal instead (renderer/looks.py)."""
-    if look:
-        from .looks import create_look
-
-        return create_look(look, checkpoint or model, **options)
-    path = checkpoint or model or os.environ.get("HYBRID_NC_CHECKPOINT") or DEFAULT_CHECKPOINT
-    return NeuralRenderer.from_pretrained(path, **options)
+        return RenderOutput(out, rows, info)

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from terminal.screen import BOLD, INVERSE, ScreenState, char_width
 from terminal.themes import Theme, get_theme
 
+from . import pointer as pointer_sprite
 from .base import RenderOutput
+from .captions import Caption, Tier, make_caption
 from .fonts import FontSpec, GlyphAtlas
 
 CursorStyle = Literal["block", "underline", "bar", "hollow", "none"]
@@ -56,8 +58,17 @@ def shared_atlas(spec: FontSpec) -> GlyphAtlas:
     return _ATLASES[spec]
 
 
+@runtime_checkable
+class RasterSource(Protocol):
+    """A renderer that knows the reference its frames are checked against: the rasterizer with
+    its own font, theme and cursor (a look's cells are not the default 8x16)."""
+
+    def make_raster(self) -> RasterRenderer: ...
+
+
 class RasterRenderer:
-    """Screen -> RGB frame by glyph lookup. Deterministic; `seed`, `caption`, `action` are ignored.
+    """Screen -> RGB frame by glyph lookup. Deterministic; `seed`, `caption`, `action` are ignored
+    (its caption is the plain text one, for the report: drawing needs nothing but the screen).
 
     Args:
         config: a RasterConfig; or give its fields as keyword arguments
@@ -88,6 +99,10 @@ class RasterRenderer:
         self._frame: np.ndarray | None = None
         self._screen: ScreenState | None = None
 
+    def make_raster(self) -> RasterRenderer:
+        """Another rasterizer drawing the same pixels, with a last frame of its own."""
+        return RasterRenderer(replace(self.config, theme=self.theme))
+
     def set_theme(self, theme: str | Theme) -> None:
         """Draw in another theme from now on (the next frame is drawn in full)."""
         self.theme = get_theme(theme)
@@ -99,12 +114,19 @@ class RasterRenderer:
         h, w = self.atlas.cell
         return cols * w, rows * h
 
+    def caption(self, screen: ScreenState, *, damage: Iterable[int] | None = None,
+                tier: Tier | None = None, action: str = "", route: str | None = None) -> Caption:
+        """The plain text caption of `tier` (default: detailed) in this renderer's theme."""
+        return make_caption(tier or "detailed", screen, damage, action, route, self.theme.name)
+
     # -- the work ------------------------------------------------------------------------
     def render(self, screen: ScreenState, *, damage: Iterable[int] | None = None,
-               caption: Any = None, action: Any = None, seed: int | None = None) -> RenderOutput:
+               caption: Caption | None = None, action: Any = None,
+               seed: int | None = None) -> RenderOutput:
         """Draw `screen`. damage: rows known to have changed since the previous call (None: the
         rasterizer compares with the previous screen itself). The cursor's old and new rows are
-        always redrawn. Returns the frame (H, W, 3) uint8 and the rows drawn."""
+        always redrawn, and so are the rows under the mouse pointer when it moves. Returns the
+        frame (H, W, 3) uint8 and the rows drawn."""
         prev = self._screen
         h, w = self.atlas.cell
         shape = (screen.rows * h, screen.cols * w, 3)
@@ -117,6 +139,9 @@ class RasterRenderer:
             # the cursor is drawn into its cell: its old and new rows change too
             if (prev.cursor != screen.cursor or prev.cursor_visible != screen.cursor_visible):
                 changed |= {prev.cursor[0], screen.cursor[0]}
+            if prev.pointer != screen.pointer:  # drawn over cells, like the cursor
+                changed |= (pointer_sprite.rows_under(prev.pointer, h, screen.rows)
+                            | pointer_sprite.rows_under(screen.pointer, h, screen.rows))
             rows = sorted(r for r in changed if 0 <= r < screen.rows)
         if rows:
             for start, stop in _runs(rows):
@@ -149,6 +174,9 @@ class RasterRenderer:
                     self._rows[keys[i]] = drawn[j]  # type: ignore[index]
                 while len(self._rows) > self.config.row_cache:
                     self._rows.popitem(last=False)
+        if screen.pointer is not None:  # over the cached rows, never into the cache
+            for i, r in enumerate(rows):
+                pointer_sprite.draw(out[i], screen.pointer, origin_y=r * h)
         return out.reshape(len(rows) * h, screen.cols * w, 3)
 
     def cell_layers(self, screen: ScreenState, rows: list[int]

@@ -6,7 +6,7 @@ told the exact screen content in its prompt ("reprompting") it drew the right te
 `WanImageToVideoPipeline`, loaded from a local diffusers-format directory (never a hub download):
 
     previous frame (or, before the first one, a raster of the screen)  --image-->  Wan I2V
-    detailed_prompt(screen, damage)  (or the orchestrator's caption)   --prompt-->    |
+    caption(screen, damage, tier).text  (renderer/captions.py, prose)  --prompt-->    |
                                                                                       v
                          last generated frame, resized to cols*cell_w x rows*cell_h (uint8 RGB)
 
@@ -28,10 +28,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from terminal.screen import ATTR_NAMES, DEFAULT, TRUECOLOR, ScreenState
-from terminal.themes import Theme, get_theme, xterm_256
+from terminal.screen import ScreenState
+from terminal.themes import get_theme
 
 from .base import RenderOutput
+from .captions import Caption, Tier, caption_text, make_caption
 from .fonts import FontSpec
 from .raster import CursorStyle, RasterConfig, RasterRenderer
 
@@ -48,160 +49,6 @@ class WanError(RuntimeError):
     """A Wan model directory, option or device that cannot be used (one-line message)."""
 
 
-# -- prompts ---------------------------------------------------------------------------------
-_BASE_NAMES = ("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white")
-_PALETTE_NAMES = (*_BASE_NAMES, "grey", *(f"bright {n}" for n in _BASE_NAMES[1:7]), "bright white")
-# A handful of everyday colour words; a colour is described by the nearest one (and its hex code).
-_COLOUR_WORDS: tuple[tuple[str, tuple[int, int, int]], ...] = (
-    ("black", (0, 0, 0)), ("near-black", (24, 24, 24)), ("dark grey", (80, 80, 80)),
-    ("grey", (128, 128, 128)), ("light grey", (200, 200, 200)), ("white", (255, 255, 255)),
-    ("red", (205, 0, 0)), ("orange", (255, 135, 0)), ("yellow", (230, 220, 0)),
-    ("green", (0, 180, 0)), ("cyan", (0, 200, 200)), ("blue", (40, 80, 230)),
-    ("magenta", (200, 0, 200)), ("purple", (120, 60, 160)), ("brown", (130, 80, 30)),
-    ("dark blue", (0, 30, 70)), ("cream", (250, 245, 225)),
-)
-
-
-def _colour_word(rgb: Iterable[int]) -> str:
-    r, g, b = (int(v) for v in rgb)
-    return min(_COLOUR_WORDS, key=lambda item: (item[1][0] - r) ** 2 + (item[1][1] - g) ** 2
-               + (item[1][2] - b) ** 2)[0]
-
-
-def colour_name(code: int) -> str:
-    """Words for a screen colour code: palette names for 0-15, nearest word + hex otherwise."""
-    if code == DEFAULT:
-        return "default"
-    if code & TRUECOLOR:
-        v = code & 0xFFFFFF
-        rgb = ((v >> 16) & 255, (v >> 8) & 255, v & 255)
-        return f"{_colour_word(rgb)} (#{v:06x})"
-    if 0 <= code < 16:
-        return _PALETTE_NAMES[code]
-    rgb = xterm_256()[code - 16]
-    return f"{_colour_word(rgb)} (xterm colour {code})"
-
-
-def _style_words(fg: int, bg: int, attrs: int) -> str:
-    words = [name for name, bit in ATTR_NAMES.items() if attrs & bit and name != "blink"]
-    if attrs & ATTR_NAMES["blink"]:
-        words.append("blinking")
-    if fg != DEFAULT:
-        words.append(colour_name(fg))
-    text = " ".join(words) if words else "default-coloured"
-    if bg != DEFAULT:
-        text += f" on a {colour_name(bg)} background"
-    return text
-
-
-def _styled_runs(screen: ScreenState, row: int) -> list[str]:
-    """'"error" in bold red' for every run of non-default styling that holds visible text or a
-    coloured background."""
-    out: list[str] = []
-    for start, end, key in screen.style_runs(row):
-        text = "".join(screen.chars[row][start:end])
-        if text.strip():
-            out.append(f'"{text.strip()}" in {_style_words(*key)}')
-        elif key[1] != DEFAULT or key[2] & ATTR_NAMES["inverse"]:
-            out.append(f"columns {start + 1}-{end} are a {_style_words(*key)} bar")
-    return out
-
-
-def _ranges(rows: Iterable[int]) -> str:
-    """'3, 5-9' (1-based) for 0-based rows [2, 4, 5, 6, 7, 8]."""
-    runs: list[list[int]] = []
-    for r in sorted(rows):
-        if runs and runs[-1][1] == r - 1:
-            runs[-1][1] = r
-        else:
-            runs.append([r, r])
-    return ", ".join(f"{a + 1}" if a == b else f"{a + 1}-{b + 1}" for a, b in runs)
-
-
-def _scene(screen: ScreenState, theme: Theme) -> str:
-    tone = "dark" if sum(theme.bg) < 3 * 128 else "light"
-    return (f"A static screen recording of a computer terminal in a {tone} theme: "
-            f"{_colour_word(theme.fg)} monospace text on a {_colour_word(theme.bg)} background, "
-            f"{screen.cols} columns by {screen.rows} lines, crisp pixel-aligned characters, "
-            f"fixed camera, no motion.")
-
-
-def detailed_prompt(screen: ScreenState, damage: Iterable[int] | None = None, *, action: str = "",
-                    theme: str | Theme = "dark", cursor: CursorStyle = "block") -> str:
-    """The reprompting caption as a text prompt: the literal text of every row (`damage=None`) or
-    of the changed rows plus a summary of the rest, with colours, attributes and the cursor.
-
-    Lines and columns are numbered from 1 at the top left, as a person would read them. Wan's
-    pipeline collapses whitespace runs in prompts, so a line's indentation is stated in words.
-    """
-    th = get_theme(theme)
-    rows = (sorted({r for r in damage if 0 <= r < screen.rows}) if damage is not None
-            else list(range(screen.rows)))
-    parts = [_scene(screen, th)]
-    if action:
-        parts.append(f"The user just entered {action!r}.")
-    if damage is not None and len(rows) < screen.rows:
-        if rows:
-            parts.append(f"Only line{'s' if len(rows) > 1 else ''} {_ranges(rows)} change; "
-                         f"every other line stays exactly as in the previous frame.")
-        else:
-            parts.append("No line changes; every line stays exactly as in the previous frame.")
-    blank: list[int] = []
-    for r in rows:
-        text = screen.line(r).rstrip()
-        runs = _styled_runs(screen, r)
-        if not text.strip() and not runs:
-            blank.append(r)
-            continue
-        indent = len(text) - len(text.lstrip(" "))
-        desc = f'Line {r + 1} reads "{text.strip()}"'
-        if indent:
-            desc += f", indented {indent} columns"
-        if runs:
-            desc += ", with " + ", ".join(runs)
-        parts.append(desc + ".")
-    if blank:
-        parts.append(f"Line{'s' if len(blank) > 1 else ''} {_ranges(blank)} "
-                     f"{'are' if len(blank) > 1 else 'is'} empty.")
-    cr, cc = screen.cursor
-    if screen.cursor_visible and cursor != "none":
-        under = screen.chars[cr][cc] if 0 <= cr < screen.rows and 0 <= cc < screen.cols else " "
-        where = f"on the character {under!r}" if under.strip() else "on an empty cell"
-        parts.append(f"A {cursor} cursor sits at line {cr + 1}, column {cc + 1}, {where}.")
-    else:
-        parts.append("The cursor is hidden.")
-    if screen.title:
-        parts.append(f"The window title is {screen.title!r}.")
-    return " ".join(parts)
-
-
-def semantic_prompt(action: str = "", route: str | None = None, *, screen: ScreenState | None = None,
-                    theme: str | Theme = "dark") -> str:
-    """What happened, in words, without the screen's text: the caption ablation's weakest tier."""
-    th = get_theme(theme)
-    scene = (_scene(screen, th) if screen is not None else
-             f"A static screen recording of a computer terminal with "
-             f"{_colour_word(th.fg)} text on a {_colour_word(th.bg)} background, fixed camera.")
-    if not action:
-        what = "The terminal waits at a prompt."
-    elif route in ("sympy", "llm"):
-        what = f"The user asks a question ({action!r}) and the answer appears below it."
-    elif route == "shell":
-        what = f"The user runs the shell command {action!r} and its output appears."
-    else:
-        what = f"The user types {action!r}."
-    return f"{scene} {what}"
-
-
-def caption_text(caption: Any) -> str | None:
-    """The text of a caption the orchestrator passed: a str, or an object with a `.text` str
-    (orchestrator.captions.Caption); None for anything else (e.g. cell tokens)."""
-    if isinstance(caption, str):
-        return caption if caption.strip() else None
-    text = getattr(caption, "text", None)
-    return text if isinstance(text, str) and text.strip() else None
-
-
 # -- configuration ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class WanConfig:
@@ -211,9 +58,9 @@ class WanConfig:
         the *last* frame is the output, so at least 5 to move past the conditioning frame.
     height, width: the generation size (multiples of the model's spatial factor x patch, 16 for
         Wan2.1); None: the screen's pixel size rounded to those multiples.
-    prompt: where the text prompt comes from (see `WanRenderer.prompt_for`): "auto" (our
-        `detailed_prompt` for detailed captions, the caller's text otherwise), "caption",
-        "detailed" or "semantic".
+    prompt: where the text prompt comes from (see `WanRenderer.prompt_for`): "auto" (the prose
+        caption of the tier asked for, renderer/captions.py; a caller's own text as given),
+        "caption", "detailed" or "semantic".
     """
 
     num_inference_steps: int = 40
@@ -468,6 +315,10 @@ class WanRenderer:
         raster use the same one)."""
         return self.raster.atlas
 
+    def make_raster(self) -> RasterRenderer:
+        """A reference rasterizer of its own in this renderer's font, theme and cursor."""
+        return RasterRenderer(self.raster.config)
+
     def reset(self) -> None:
         self._frame: np.ndarray | None = None
         self._screen: ScreenState | None = None
@@ -488,30 +339,48 @@ class WanRenderer:
                            f"got {height}x{width}")
         return height, width
 
+    def caption(self, screen: ScreenState, *, damage: Iterable[int] | None = None,
+                tier: Tier | None = None, action: str = "", route: str | None = None) -> Caption:
+        """The prompt as a Caption (prose form, renderer/captions.py): the tier asked for, else
+        the config's ("semantic" when `prompt="semantic"`, otherwise detailed)."""
+        tier = tier or ("semantic" if self.config.prompt == "semantic" else "detailed")
+        return make_caption(tier, screen, damage, action, route, self.config.theme,
+                            form="prose", cursor=self.config.cursor)
+
     def prompt_for(self, screen: ScreenState, damage: Iterable[int] | None = None,
                    caption: Any = None, action: Any = None) -> tuple[str, str]:
         """(prompt, source): the text the model is conditioned on and where it came from.
 
-        "auto": a detailed-tier caption object (or none) becomes our own `detailed_prompt`, the
-        same facts in the prose Wan's text encoder knows; a plain string or another tier's caption
-        (the ablation's semantic/regular) is used as given. "caption" always uses the caller's
-        text; "detailed" / "semantic" always build our own prompt of that tier.
+        "auto": a Caption of the detailed or native tier (this renderer's own, or the plain form
+        of another) is said in prose, the same facts in words Wan's text encoder knows, for the
+        rows this frame redraws; a string or another tier's text is used as given (None: our
+        own detailed prompt).
+        "caption" always uses the caller's text; "detailed" / "semantic" always make our own
+        prompt of that tier.
         """
         act = "" if action is None else str(action)
         mode = self.config.prompt
+        if mode in ("detailed", "semantic"):
+            return self.caption(screen, damage=damage, tier=mode, action=act).text, mode
         given = caption_text(caption)
-        if given is not None and (mode == "caption" or (
-                mode == "auto" and getattr(caption, "tier", None) != "detailed")):
-            return given, "caption"
-        if mode == "semantic":
-            return semantic_prompt(act, screen=screen, theme=self.config.theme), "semantic"
-        return detailed_prompt(screen, damage, action=act, theme=self.config.theme,
-                               cursor=self.config.cursor), "detailed"
+        if (mode == "auto" and isinstance(caption, Caption)
+                and caption.tier in ("detailed", "native")):
+            # said again for the rows this frame really redraws (a first frame or a resize
+            # describes every line, whatever the caller's damage was)
+            again = make_caption(caption.tier, screen, damage, act, None, self.config.theme,
+                                 withheld=caption.withheld, form="prose", cursor=self.config.cursor)
+            return again.text, "detailed"
+        if given is not None:
+            own = mode == "auto" and isinstance(caption, Caption) and caption.form == "prose"
+            return given, caption.tier if own else "caption"
+        return self.caption(screen, damage=damage, tier="detailed", action=act).text, "detailed"
 
     def render(self, screen: ScreenState, *, damage: Iterable[int] | None = None,
-               caption: Any = None, action: Any = None, seed: int | None = None) -> RenderOutput:
+               caption: Caption | str | None = None, action: Any = None,
+               seed: int | None = None) -> RenderOutput:
         """Generate the frame that shows `screen`, conditioned on the previous frame and the
-        caption. `seed` (default: the config's) makes the frame reproducible."""
+        caption (what `caption()` gave, a caller's own prompt string, or None: made here).
+        `seed` (default: the config's) makes the frame reproducible."""
         t0 = time.perf_counter()
         seed = self.config.seed if seed is None else seed
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:

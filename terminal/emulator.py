@@ -23,11 +23,14 @@ from terminal.screen import (
     ITALIC,
     STRIKE,
     UNDERLINE,
+    Pointer,
     ScreenState,
     check_size,
 )
 
 from .cells import Cell, Pen
+from .mouse import Mouse, MouseMode, focus_report
+from .selection import Selection, selection_text, show_selection
 from .operations import VTScreen
 from .parser import GROUND, VTParser
 
@@ -54,6 +57,9 @@ class Terminal:
         self._damage: set[int] = set(range(rows))  # rows changed since take_damage()
         self._stale: set[int] = set(range(rows))  # rows changed since snapshot()
         self._last_cursor: tuple[int, int] | None = None
+        self._mouse = Mouse()
+        self._selection: Selection | None = None
+        self._cell_size = (16, 8)  # (h, w) pixels of the cells the pointer is drawn over
         self.bytes_fed = 0
 
     # -- terminal operations -------------------------------------------------------------
@@ -86,7 +92,46 @@ class Terminal:
         self._snap = None
         self._damage.update(range(self.rows))
 
+    def mouse_input(self, col: int, row: int, button: str = "left", action: str = "click", *,
+                    cell_size: tuple[int, int] = (16, 8)) -> bytes:
+        """A mouse action at the 0-based cell (col, row): press|release|click|move|wheel_up|
+        wheel_down with button left|middle|right. Moves the pointer there (drawn with cells of
+        `cell_size` (h, w) pixels) and returns the bytes xterm would send the program in the
+        mouse mode it asked for: nothing when it asked for none (terminal.mouse)."""
+        self._cell_size = cell_size
+        return self._mouse.act(self.mouse_mode, col, row, button, action, cols=self.cols,
+                               rows=self.rows)
+
+    def select(self, selection: Selection | None) -> str:
+        """Show `selection` (None: clear it) as inverse cells from the next snapshot on and return
+        the exact text a copy of it gives (terminal.selection)."""
+        before = self._selection
+        self._selection = selection
+        for sel in (before, selection):
+            if sel is not None:
+                (r0, _c0), (r1, _c1) = sel.span(self.snapshot())
+                self._damage.update(range(r0, r1 + 1))
+        return selection_text(self.snapshot(), selection)
+
+    def focus_input(self, focused: bool) -> bytes:
+        """What the program gets when the terminal gains or loses focus (mode 1004), if anything."""
+        return focus_report(self.mouse_mode, focused)
+
     # -- reading -------------------------------------------------------------------------
+    @property
+    def mouse_mode(self) -> MouseMode:
+        """The mouse reporting the program asked for: tracking (off, x10, normal, highlight,
+        button, any), encoding (default, utf8, sgr, urxvt), focus events, alternate scroll."""
+        return MouseMode.from_modes(self.mode, self.in_alternate_screen)
+
+    @property
+    def pointer(self) -> Pointer | None:
+        """The mouse pointer (hotspot in pixels, shape), None until the mouse is used; its shape
+        follows the mouse mode the program has now."""
+        if self._mouse.cell is None:
+            return None
+        return self._mouse.pointer(self.mouse_mode, self._cell_size)
+
     @property
     def cols(self) -> int:
         """Screen width in cells."""
@@ -203,7 +248,10 @@ class Terminal:
         snap.cursor = self.cursor
         snap.cursor_visible = not s.cursor.hidden
         snap.title = str(s.title)
+        snap.pointer = self.pointer
         self._snap = snap
+        if self._selection is not None:
+            return show_selection(snap, self._selection)
         return snap.copy()
 
 

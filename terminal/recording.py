@@ -11,7 +11,9 @@ The three formats (docs.asciinema.org/manual/asciicast):
 Event codes: ``o`` output, ``i`` input, ``m`` marker, ``r`` resize (``"COLSxROWS"``), ``x`` exit;
 other codes are ignored. `read_cast` returns a `Cast` whose event times are absolute seconds with
 the idle time limit applied (gaps longer than it are capped). Anything malformed raises
-`CastError` with one line saying what and where.
+`CastError` with one line saying what and where, except a v2/v3 recording cut off mid-event
+(what a killed recorder leaves): it is read up to its last complete event, and `Cast.unreadable`
+says in one line what was left out.
 
 `CastWriter` writes v2 append-only, flushing every event, so a killed process leaves a valid
 prefix. `Replay` feeds a cast's events through a `Terminal` and gives the screen (and the rows
@@ -62,6 +64,7 @@ class Cast:
     theme: Theme | None = None
     idle_time_limit: float | None = None
     ignored_events: int = 0  # events with codes we do not know
+    unreadable: str = ""  # one line about a cut-off tail that was left out ("" when none)
 
     @property
     def duration(self) -> float:
@@ -85,7 +88,8 @@ class Cast:
 def parse_size(text: str, where: str = "resize") -> tuple[int, int]:
     """"COLSxROWS" -> (cols, rows); raises CastError when malformed or out of range."""
     cols_s, sep, rows_s = str(text).strip().partition("x")
-    if not sep or not cols_s.isdigit() or not rows_s.isdigit():
+    # isascii: str.isdigit accepts superscripts and other digits int() refuses ("15x\u00b95")
+    if not sep or not (cols_s + rows_s).isascii() or not cols_s.isdigit() or not rows_s.isdigit():
         raise CastError(f"{where}: bad size {text!r} (expected COLSxROWS)")
     return check_cast_size(int(cols_s), int(rows_s), where)
 
@@ -128,7 +132,11 @@ def parse_cast(raw: bytes | str, *, idle_time_limit: float | None = None) -> Cas
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             lineno = raw[: e.start].count(b"\n") + 1
-            raise CastError(f"line {lineno}: not valid UTF-8 (byte {e.start})") from None
+            if e.end != len(raw) or b"\n" not in raw[: e.start]:
+                raise CastError(f"line {lineno}: not valid UTF-8 (byte {e.start})") from None
+            # cut inside a multi-byte character: without it the last line is an unfinished
+            # event, which the cut-off handling below leaves out
+            text = raw[: e.start].decode("utf-8", errors="replace")
     else:
         text = raw
     text = text.removeprefix("\ufeff")
@@ -160,10 +168,20 @@ def parse_cast(raw: bytes | str, *, idle_time_limit: float | None = None) -> Cas
     ignored = 0
     clock = 0.0  # absolute time in the file's own timeline
     shown = 0.0  # absolute time after capping idle gaps
+    unreadable = ""
     for n, line in enumerate(lines[1:], 2):
         if not line.strip() or (version == 3 and line.lstrip().startswith("#")):
             continue
-        ev = _parse_event(line, n)
+        try:
+            ev = _parse_event(line, n)
+        except CastError:
+            if n != len(lines):  # a bad line with more after it is damage, not a cut
+                raise
+            k = len(events)
+            unreadable = (f"the recording is cut off at line {n}: it plays up to its last "
+                          f"complete event ({k} event{'s' if k != 1 else ''}, {shown:.2f} s); "
+                          "the rest was unreadable")
+            break
         if version == 2:
             gap = ev[0] - clock
             clock = max(clock, ev[0])
@@ -178,7 +196,8 @@ def parse_cast(raw: bytes | str, *, idle_time_limit: float | None = None) -> Cas
         if ev[1] == "r":
             parse_size(ev[2], f"line {n}")
         events.append(Event(shown, ev[1], ev[2]))
-    return Cast(version, cols, rows, events, header, _theme(theme_obj), limit, ignored)
+    return Cast(version, cols, rows, events, header, _theme(theme_obj), limit, ignored,
+                unreadable)
 
 
 def _parse_v1(text: str, idle_time_limit: float | None) -> Cast:

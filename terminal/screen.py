@@ -11,7 +11,8 @@ Colours are plain ints so that whole screens stay numpy arrays:
     TRUECOLOR | 0xRRGGBB    a 24-bit colour
 
 SCREEN.json (DESIGN.md): {"cols": C, "rows": R, "lines": [...], "cursor": [row, col]} with optional
-"cursor_visible", "title" and "styles": a list of runs {"row", "col", "len", "fg", "bg", "bold",
+"cursor_visible", "title", "pointer" ({"x", "y", "shape"}: the mouse pointer's hotspot in pixels,
+"arrow" or "ibeam") and "styles": a list of runs {"row", "col", "len", "fg", "bg", "bold",
 "italic", "underline", "inverse", "strike", "blink"}; colours in JSON are "default", an int 0-255
 or "#rrggbb". Lines are display strings: a wide character appears once and covers two cells.
 """
@@ -22,7 +23,7 @@ import json
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from wcwidth import wcwidth
@@ -33,6 +34,9 @@ TRUECOLOR = 1 << 24
 BOLD, ITALIC, UNDERLINE, INVERSE, STRIKE, BLINK = 1, 2, 4, 8, 16, 32
 ATTR_NAMES = {"bold": BOLD, "italic": ITALIC, "underline": UNDERLINE, "inverse": INVERSE,
               "strike": STRIKE, "blink": BLINK}
+
+POINTER_SHAPES = ("arrow", "ibeam")
+PointerShape = Literal["arrow", "ibeam"]
 
 MAX_COLS = 1000
 MAX_ROWS = 500
@@ -110,12 +114,38 @@ def color_from_json(value: Any) -> int:
     raise ScreenError(f"bad colour {value!r} (use \"default\", 0..255 or \"#rrggbb\")")
 
 
+@dataclass(frozen=True)
+class Pointer:
+    """The mouse pointer on a frame: its hotspot at pixel (x, y) and its shape ("arrow" while a
+    program takes the mouse, "ibeam" over text). It is part of the screen as the cursor is: decided
+    symbolically, drawn by the renderer, checked by the verifier."""
+
+    x: int
+    y: int
+    shape: PointerShape = "arrow"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"x": self.x, "y": self.y, "shape": self.shape}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Pointer:
+        if (not isinstance(data, dict) or not all(isinstance(data.get(k), int)
+                                                  and not isinstance(data.get(k), bool)
+                                                  for k in ("x", "y"))):
+            raise ScreenError("\"pointer\" must be {\"x\": int, \"y\": int, \"shape\": ...}")
+        shape = data.get("shape", "arrow")
+        if shape not in POINTER_SHAPES:
+            raise ScreenError(f"unknown pointer shape {shape!r} (arrow or ibeam)")
+        return cls(int(data["x"]), int(data["y"]), shape)
+
+
 @dataclass
 class ScreenState:
     """A terminal screen: `rows` x `cols` cells and a cursor.
 
     chars[r][c] is the cell's text ("" for the right half of a wide character, " " for blank);
-    fg, bg are int32 colour codes and attrs uint8 attribute bits, each shaped (rows, cols).
+    fg, bg are int32 colour codes and attrs uint8 attribute bits, each shaped (rows, cols);
+    pointer: the mouse pointer, when the mouse has been used.
     """
 
     cols: int
@@ -128,6 +158,7 @@ class ScreenState:
     cursor_visible: bool = True
     title: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    pointer: Pointer | None = None
 
     # -- construction --------------------------------------------------------------------
     @classmethod
@@ -182,6 +213,8 @@ class ScreenState:
         screen.cursor = (min(max(cursor[0], 0), rows - 1), min(max(cursor[1], 0), cols - 1))
         screen.cursor_visible = bool(data.get("cursor_visible", True))
         screen.title = str(data.get("title", ""))
+        if data.get("pointer") is not None:
+            screen.pointer = Pointer.from_json(data["pointer"])
         styles = data.get("styles", [])
         if not isinstance(styles, list):
             raise ScreenError("\"styles\" must be a list of runs")
@@ -264,6 +297,8 @@ class ScreenState:
             out["cursor_visible"] = False
         if self.title:
             out["title"] = self.title
+        if self.pointer is not None:
+            out["pointer"] = self.pointer.to_json()
         if styles:
             out["styles"] = styles
         return out
@@ -275,7 +310,7 @@ class ScreenState:
     def copy(self) -> ScreenState:
         return ScreenState(self.cols, self.rows, [list(r) for r in self.chars], self.fg.copy(),
                            self.bg.copy(), self.attrs.copy(), self.cursor, self.cursor_visible,
-                           self.title, dict(self.meta))
+                           self.title, dict(self.meta), self.pointer)
 
     def same_cells(self, other: ScreenState, row: int) -> bool:
         """True when a row is identical in both screens (text, colours, attributes)."""

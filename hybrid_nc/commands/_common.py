@@ -1,22 +1,62 @@
-"""Options shared by the commands that open a Session (exec, demo, serve)."""
+"""Options shared by the commands: the drawing flags every command that renders takes
+(--renderer, --model, --look, --steps, --seed, --theme, --cols/--rows), the session flags of the
+commands that open a Session (exec, demo, serve), and the one exit-status rule: UsageError (and the
+renderer registry's RendererUsageError) is bad usage, exit 2; any other error is a failure, exit 1.
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from renderer.registry import RendererOptions
 
-def add_session_args(p: argparse.ArgumentParser, renderer_default: str | None = None) -> None:
-    g = p.add_argument_group("session")
-    g.add_argument("--renderer", default=renderer_default,
-                   help="renderer name: neural (default), raster (the reference), or a registered one")
-    g.add_argument("--model", metavar="DIR",
+
+class UsageError(ValueError):
+    """Flags that do not go together or name nothing that exists: exit status 2."""
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (else bad usage, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """An argparse type: a seed, an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed is >= 0, got {value}")
+    return value
+
+
+def add_render_args(p: Any, size_help: str = "terminal") -> None:
+    """The flags of every command that draws."""
+    p.add_argument("--renderer", default=None,
+                   help="renderer name: neural (default), raster (the exact reference), or a "
+                   "registered one")
+    p.add_argument("--model", metavar="DIR",
                    help="model directory for renderers that load one (e.g. --renderer wan)")
-    add_look_arg(g)
-    g.add_argument("--theme", help="colour theme (dark, light, xterm, xterm-dark, solarized-dark)")
-    g.add_argument("--seed", type=int, help="sampling seed (same seed, same frames)")
-    g.add_argument("--cols", type=int, help="terminal width in cells (default 80)")
-    g.add_argument("--rows", type=int, help="terminal height in cells (default 24)")
+    add_look_arg(p)
+    p.add_argument("--steps", type=positive_int,
+                   help="denoising steps per frame (renderers that sample; default the model's)")
+    p.add_argument("--seed", type=seed_int, help="sampling seed (same seed, same frames)")
+    p.add_argument("--theme", help="colour theme (dark, light, xterm, xterm-dark, solarized-dark)")
+    p.add_argument("--cols", type=positive_int, help=f"{size_help} width in cells (default 80)")
+    p.add_argument("--rows", type=positive_int, help=f"{size_help} height in cells (default 24)")
+
+
+def add_session_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("session")
+    add_render_args(g)
     g.add_argument("--reasoners", help="comma-separated reasoners, e.g. shell,sympy,llm")
     g.add_argument("--llm-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 "
                    "(or HYBRID_NC_LLM_URL)")
@@ -27,9 +67,33 @@ def add_session_args(p: argparse.ArgumentParser, renderer_default: str | None = 
                    help="run the shell WITHOUT a sandbox when bubblewrap is unavailable (dangerous)")
 
 
+def renderer_name(args: argparse.Namespace) -> str:
+    """--renderer, else HYBRID_NC_RENDERER or the config file, else neural (DESIGN.md)."""
+    from orchestrator.config import session_value
+
+    return str(session_value("renderer", args.renderer) or "neural")
+
+
+def renderer_options(args: argparse.Namespace, name: str, **extra: Any) -> RendererOptions:
+    """The drawing flags as RendererOptions for renderer `name`, checked against it: a flag the
+    renderer does not take, or an unknown name, is bad usage."""
+    from renderer import registry
+
+    if name not in registry.available():
+        raise UsageError(f"unknown renderer {name!r} (available: "
+                         f"{', '.join(registry.available())})")
+    if args.look:
+        check_look(args.look, name)
+    options = RendererOptions(steps=args.steps, look=args.look, model=args.model).merged(**extra)
+    for flag in ("steps", "model"):
+        if getattr(options, flag) is not None and not registry.takes(name, flag):
+            raise UsageError(f"--{flag} does not apply to --renderer {name}")
+    return options
+
+
 def session_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """SessionConfig overrides from the parsed flags, merged with env and the config file."""
-    from hybrid_nc.config import session_overrides
+    """Session overrides from the parsed flags, merged with env and the config file."""
+    from orchestrator.config import session_overrides
 
     cli = {
         "renderer": args.renderer, "theme": args.theme, "seed": args.seed, "cols": args.cols,
@@ -39,17 +103,11 @@ def session_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "reasoners": [r.strip() for r in args.reasoners.split(",") if r.strip()]
         if args.reasoners else None,
     }
+    check_theme(args.theme)
     out = session_overrides(cli)
     if args.no_verify:
         out["verify"] = False
-    options = []
-    if args.model:
-        options.append(("model", args.model))
-    if args.look:
-        check_look(args.look, out.get("renderer", "neural"))
-        options.append(("look", args.look))
-    if options:
-        out["renderer_options"] = tuple(options)
+    out["renderer_options"] = renderer_options(args, str(out.get("renderer") or "neural"))
     return out
 
 
@@ -60,14 +118,16 @@ def add_look_arg(p: Any) -> None:
                    "on its captures (xterm) or a look folder")
 
 
+def check_theme(theme: str | None) -> None:
+    """An unknown theme name is bad usage (a .json file is read, and judged, later)."""
+    from terminal.themes import THEMES
+
+    if theme is not None and theme not in THEMES and not theme.endswith(".json"):
+        raise UsageError(f"unknown theme {theme!r} (choose from {', '.join(THEMES)}, "
+                         "or give a .json file)")
+
+
 def check_look(look: str, renderer: str | None) -> None:
     """A look belongs to the neural renderer: say so in one line for any other."""
     if renderer not in (None, "neural"):
-        raise ValueError(f"--look {look} applies to --renderer neural, not {renderer!r}")
-
-
-def default_renderer(args: argparse.Namespace) -> None:
-    """render/replay draw with the exact raster unless told otherwise; --look alone means the
-    neural renderer, since a look belongs to it."""
-    if args.renderer is None:
-        args.renderer = "neural" if args.look else "raster"
+        raise UsageError(f"--look {look} applies to --renderer neural, not {renderer!r}")

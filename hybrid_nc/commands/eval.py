@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     """Run one subcommand (or all) and write its files."""
     from hybrid_nc.evaluation.common import EvalError, cast_files
 
+    _check_renderers(_names(args.renderer, []))  # bad usage before any work
     out = Path(args.out)
     casts_dir = Path(args.casts)
     cast_files(casts_dir)  # a clear error before any work when the directory is wrong
@@ -108,6 +109,19 @@ def run(args: argparse.Namespace) -> int:
     if sub == "all":
         _report(out, done, time.perf_counter() - t0)
     return 0
+
+
+def _check_renderers(names: list[str]) -> None:
+    from hybrid_nc.evaluation.common import checkpoint_path
+    from renderer import registry
+
+    from ._common import UsageError
+
+    for name in names:
+        if name != "raster" and name not in registry.available() and checkpoint_path(name) is None:
+            raise UsageError(f"unknown renderer {name!r} (a registered name: "
+                             f"{', '.join(registry.available())}; ablation:NAME; or a checkpoint "
+                             "directory)")
 
 
 def _run_one(name: str, args: argparse.Namespace, casts_dir: Path) -> tuple[dict[str, Any], str]:

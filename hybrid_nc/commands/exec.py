@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from hybrid_nc import Session
 
-    from ..media import save_png
+    from renderer.media import save_png
 
     with Session(**session_kwargs(args)) as s:
         steps = [s.run(line) for line in args.lines]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
-import inspect
 import os
 import sys
 import tempfile
@@ -13,13 +11,9 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from ._common import add_look_arg, check_look, default_renderer
+from ._common import UsageError, add_render_args, check_theme, renderer_name, renderer_options
 
 MAX_PIXELS = 1 << 26  # 64 Mpx: larger frames are a mistake, not a screenshot
-
-
-class UsageError(Exception):
-    """Flags that do not go together (exit status 2)."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,13 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--screen", metavar="SCREEN.json", help="the screen to draw")
     src.add_argument("--text", metavar="FILE", help="plain text lines to draw")
     p.add_argument("--out", metavar="OUT.png", required=True, help="where to write the PNG")
-    p.add_argument("--renderer", default=None,
-                   help="renderer name (default raster, the exact reference; neural with --look)")
-    p.add_argument("--seed", type=int, help="sampling seed for neural renderers")
-    add_look_arg(p)
-    p.add_argument("--cols", type=int, help="screen width in cells (--text only)")
-    p.add_argument("--rows", type=int, help="screen height in cells (--text only)")
-    p.add_argument("--theme", help="colour theme name, or an asciicast-style theme .json file")
+    add_render_args(p, size_help="screen (--text only)")
     p.add_argument("--font-size", type=float, metavar="PX",
                    help="main font size in pixels; the cell size follows (default 13 px: 8x16)")
     p.add_argument("--cursor", choices=["block", "underline", "bar", "hollow", "none"],
@@ -51,14 +39,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the screen, draw it, write the PNG atomically."""
-    default_renderer(args)
+    name = renderer_name(args)
+    check_theme(args.theme)
     _check_out(args.out)  # before any work
-    try:
-        screen = _load_screen(args)
-    except UsageError as e:
-        print(f"hybrid-nc render: error: {e} (see --help)", file=sys.stderr)
-        return 2
-    renderer = _make_renderer(args)
+    screen = _load_screen(args)
+    renderer = _make_renderer(args, name)
     h, w = renderer.cell_size
     if screen.cols * w * screen.rows * h > MAX_PIXELS:
         raise ValueError(f"a {screen.cols}x{screen.rows} screen of {w}x{h} px cells is "
@@ -77,10 +62,6 @@ def _load_screen(args: argparse.Namespace) -> Any:
         if not Path(args.screen).is_file():
             raise ScreenError(f"cannot read {args.screen}: no such file")
         return ScreenState.load(args.screen)
-    for name in ("cols", "rows"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise ScreenError(f"--{name} must be at least 1, got {value}")
     text = _read_text(args.text)
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -109,42 +90,17 @@ def _read_text(path: str) -> str:
         raise ScreenError(f"{path} is not UTF-8 text (byte {e.start})") from None
 
 
-def _make_renderer(args: argparse.Namespace) -> Any:
+def _make_renderer(args: argparse.Namespace, name: str) -> Any:
+    from renderer import registry
     from renderer.fonts import FontSpec
     from terminal.themes import get_theme
 
-    theme = get_theme(args.theme) if args.theme else None
-    font = FontSpec.sized(args.font_size) if args.font_size is not None else FontSpec()
-    if args.color_emoji:
-        font = font.with_(color_emoji=True)
-    if args.look:
-        check_look(args.look, args.renderer)
-    if args.renderer == "raster":
-        from renderer.raster import RasterConfig, RasterRenderer
-
-        return RasterRenderer(RasterConfig(theme=theme or "dark", font=font,
-                                           cursor=args.cursor or "block"))
-    try:
-        registry = importlib.import_module("renderer.registry")
-    except ModuleNotFoundError as e:
-        if e.name != "renderer.registry":
-            raise
-        raise ValueError(f"renderer {args.renderer!r} is not available (this build has: raster)"
-                         ) from None
-    wanted = {"theme": theme, "font": font if args.font_size or args.color_emoji else None,
-              "cursor": args.cursor, "look": args.look}
-    wanted = {k: v for k, v in wanted.items() if v is not None}
-    factory = registry.create
-    try:
-        params = inspect.signature(factory).parameters
-        takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    except (TypeError, ValueError):
-        params, takes_any = {}, False  # type: ignore[assignment]
-    unsupported = [k for k in wanted if not takes_any and k not in params]
-    if unsupported:
-        flags = ", ".join("--" + k.replace("_", "-") for k in unsupported)
-        raise ValueError(f"renderer {args.renderer!r} does not take {flags}")
-    return factory(args.renderer, **wanted)
+    extra: dict[str, Any] = {"cursor": args.cursor}
+    if args.font_size is not None or args.color_emoji:
+        font = FontSpec.sized(args.font_size) if args.font_size is not None else FontSpec()
+        extra["font"] = font.with_(color_emoji=True) if args.color_emoji else font
+    options = renderer_options(args, name, **extra)
+    return registry.create(name, options, theme=get_theme(args.theme) if args.theme else None)
 
 
 def _check_out(out: str) -> Path:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._common import add_look_arg, check_look, default_renderer
+from ._common import add_look_arg, positive_int, renderer_name, renderer_options, seed_int
 
 DEFAULT_FPS = 10.0
 
@@ -69,8 +69,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "screen at a moment; with none of them, prints that screen's text.")
     p.add_argument("cast", metavar="CAST", help="asciicast file (.cast, v1, v2 or v3)")
     p.add_argument("--renderer", default=None,
-                   help="renderer name (default raster, the exact reference; neural with --look)")
+                   help="renderer name: neural (default), raster (the exact reference), or a "
+                   "registered one")
+    p.add_argument("--model", metavar="DIR",
+                   help="model directory for renderers that load one (e.g. --renderer wan)")
     add_look_arg(p)
+    p.add_argument("--steps", type=positive_int,
+                   help="denoising steps per frame (renderers that sample; default the model's)")
+    p.add_argument("--seed", type=seed_int, help="sampling seed (same seed, same frames)")
     p.add_argument("--out", type=_video_path, metavar="OUT.mp4|OUT.gif",
                    help="write a video (H.264 MP4 or GIF)")
     p.add_argument("--frames-dir", metavar="DIR", help="write every sampled frame as a PNG here")
@@ -82,6 +88,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="write the symbolic screen at --at as SCREEN.json ('-': stdout)")
     p.add_argument("--theme", type=_theme_name,
                    help="colour theme (default: the recording's own theme, else dark)")
+    # the recording sets the terminal's size; these only say what a frame is padded to at least
+    p.add_argument("--cols", type=positive_int,
+                   help="pad frames to at least this many columns (default: the recording's)")
+    p.add_argument("--rows", type=positive_int,
+                   help="pad frames to at least this many rows (default: the recording's)")
     p.add_argument("--idle-time-limit", type=_seconds, metavar="SECONDS",
                    help="cap pauses at this many seconds (default: the recording's header)")
     p.add_argument("--scale", type=_scale,
@@ -90,57 +101,40 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def make_renderer(name: str, theme: Any) -> Any:
-    """A renderer by name from `renderer.registry`, drawing in `theme` when it takes one."""
-    import importlib
+def make_renderer(name: str, options: Any) -> Any:
+    """The renderer `name` from the registry, with `options` (RendererOptions)."""
+    from renderer import registry
 
-    try:
-        registry: Any = importlib.import_module("renderer.registry")
-    except ImportError:  # a tree without the registry: only the rasterizer
-        registry = None
-    if registry is None:
-        if name != "raster":
-            raise ValueError(f"unknown renderer {name!r} (available: raster)")
-        from renderer.raster import RasterRenderer
-
-        return RasterRenderer(theme=theme)
-    try:
-        return registry.create(name, theme=theme)
-    except registry.RendererError as e:
-        if "argument" not in str(e):  # not "takes no theme": a real failure
-            raise
-    return registry.create(name)
+    return registry.create(name, options)
 
 
 def run(args: argparse.Namespace) -> int:
     """Play the recording; returns the exit status."""
-    default_renderer(args)
     from terminal.recording import Replay, read_cast
 
-    from ..media import FrameDir, VideoWriter, atomic_write_text
+    name = renderer_name(args)
+    options = renderer_options(args, name, seed=args.seed)  # bad usage before any work
+
+    from renderer.media import FrameDir, VideoWriter, atomic_write_text
 
     cast = read_cast(args.cast, idle_time_limit=args.idle_time_limit)
+    if cast.unreadable:
+        print(f"hybrid-nc replay: warning: {cast.unreadable}", file=sys.stderr)
     at = cast.duration if args.at is None else min(args.at, cast.duration)
     wants_frames = args.out is not None or args.frames_dir is not None
 
     screen_then = None
     if wants_frames:
-        theme = args.theme or cast.theme or "dark"
-        if args.look:  # a look draws the colours it was captured with, unless --theme says else
-            check_look(args.look, args.renderer)
-            from renderer import registry
-
-            renderer = registry.create("neural", look=args.look,
-                                       **({"theme": args.theme} if args.theme else {}))
-        else:
-            renderer = make_renderer(args.renderer, theme)
+        # a look draws the colours it was captured with, unless --theme says otherwise
+        theme = args.theme or (None if args.look else cast.theme or "dark")
+        renderer = make_renderer(name, options.merged(theme=theme))
         replay = Replay(cast)
         times = replay.frame_times(args.fps)
         if at not in times:  # the --screen-out moment is read on the way
             times = sorted({*times, at})
         cell_h, cell_w = renderer.cell_size
-        max_cols = max(c for c, _ in cast.sizes())
-        max_rows = max(r for _, r in cast.sizes())
+        max_cols = max([c for c, _ in cast.sizes()] + [args.cols or 0])
+        max_rows = max([r for _, r in cast.sizes()] + [args.rows or 0])
         scale = args.scale or (2 if args.out is not None and args.out.suffix.lower() == ".mp4" else 1)
         size = (max_cols * cell_w, max_rows * cell_h)  # frames are padded to the largest
         video = (VideoWriter(args.out, fps=args.fps, size=size, scale=scale)
@@ -179,7 +173,7 @@ def _play(replay: Any, times: list[float], sampled: set[float], at: float, rende
     """Render the sampled times into the outputs; returns the screen at `at`."""
     from tqdm import tqdm
 
-    from ..media import fit_frame
+    from renderer.media import fit_frame
 
     n = len(sampled)
     last = None

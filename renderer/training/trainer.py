@@ -66,6 +66,9 @@ class TrainConfig:
     p_drop_prev: float = 0.3
     prev_noise: float = 0.3
     p_caption_drop: float = 0.05
+    # what the caption tells the model (renderer/captions.py); the renderer draws a checkpoint
+    # with the same tier, so training and drawing see the same tokens
+    caption_tier: str = "detailed"
     # per-cell loss weight (contrast_ref / contrast)^2 clipped to [1, contrast_max_weight]: pixel
     # MSE barely notices a blurred glyph drawn in two close colours, which the reader misreads
     contrast_ref: float = 0.0  # 0 = plain MSE
@@ -118,10 +121,10 @@ class Trainer:
         cell_h, cell_w = self.model.config.cell_h, self.model.config.cell_w
         bank = random_glyph_bank(cfg.glyph_bank, cell_h, cell_w, cfg.seed) if cfg.random_glyph_p else None
         style = self.model.config.glyph_style
-        train_batcher = RowBatcher(cfg.cols, style, self.font, bank, cfg.random_glyph_p)
-        # typed as the protocol: the ablations wrap these to restrict what the caption carries
+        train_batcher = RowBatcher(cfg.cols, style, self.font, bank, cfg.random_glyph_p,
+                                   cfg.caption_tier)
         self.batcher: Batcher = train_batcher
-        self.eval_batcher: Batcher = RowBatcher(80, style, self.font)
+        self.eval_batcher: Batcher = RowBatcher(80, style, self.font, tier=cfg.caption_tier)
         self.eval_sets = {name: self._eval_records(data[name], cfg.eval_rows)
                           for name in ("heldout", "special") if len(data[name])}
         self.ocr = CellOCR(train_batcher.captioner("dark").raster.atlas)

@@ -27,7 +27,7 @@ def run_example(name: str, *args: str, cwd: Path, timeout: float = 300) -> str:
 
 def test_every_example_is_tested() -> None:
     tested = {"helloworld.py", "export_mp4.py", "compare_reasoners.py", "swap_renderer.py",
-              "run_tape.py", "batch_sessions.py"}
+              "run_tape.py", "batch_sessions.py", "gym_terminal.py"}
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -74,3 +74,8 @@ def test_batch_sessions(tmp_path: Path) -> None:
                       cwd=tmp_path)
     assert "3/3 sessions answered right" in out
     assert "session" in out  # tqdm's bar on stderr
+
+
+def test_gym_terminal(tmp_path: Path) -> None:
+    out = run_example("gym_terminal.py", "--renderer", "raster", cwd=tmp_path)
+    assert "route=sympy" in out and "\n81\n" in out and "hello from gymnasium" in out

@@ -54,8 +54,8 @@ class Misbehaving(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.server.requests += 1
         mode = self.server.mode
-        if mode == "slow":
-            time.sleep(self.server.delay)
+        if mode == "slow" and self.server.stopping.wait(self.server.delay):
+            return  # the test is over: nobody is listening for the reply any more
         if mode == "http500":
             self._send(500, "application/json",
                        b'{"error": {"message": "CUDA out of memory\\nat line 3"}}')
@@ -85,19 +85,36 @@ class Misbehaving(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A threaded server whose handler threads all end before `server_close` returns, and
+    which stays silent when a client hangs up: the client gives up on purpose here, and a
+    traceback printed from a handler thread would land in whichever test runs next."""
+
+    daemon_threads = False  # so server_close joins every handler thread
+    block_on_close = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
 @pytest.fixture
 def llm_server() -> Iterator[ThreadingHTTPServer]:
     """The misbehaving server on a free port; set `.mode` to choose how it misbehaves."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Misbehaving)
-    server.daemon_threads = True
+    server = QuietServer(("127.0.0.1", 0), Misbehaving)
     server.mode = "ok"  # type: ignore[attr-defined]
     server.delay = 30.0  # type: ignore[attr-defined]
     server.requests = 0  # type: ignore[attr-defined]
+    server.stopping = threading.Event()  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    try:
+        yield server
+    finally:
+        server.stopping.set()  # type: ignore[attr-defined]  # wakes a "slow" handler at once
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "the fake LLM server's thread outlived its test"
 
 
 def _url(server: ThreadingHTTPServer) -> str:

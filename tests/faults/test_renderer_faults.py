@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from orchestrator.session import Session
-from renderer.base import RenderOutput
+from renderer.base import Renderer, RenderOutput
 from renderer.models.cell_dit import CellDiT
 from renderer.neural import NeuralRenderer
 from renderer.raster import RasterRenderer
@@ -21,7 +21,7 @@ from terminal.screen import ScreenState
 pytestmark = pytest.mark.timeout(120)
 
 
-class FaultyRenderer:
+class FaultyRenderer(Renderer):
     """The reference raster, except on the calls planned to fail:
     "raise" raises RuntimeError, "nan" returns a float32 frame holding a NaN, "flag" returns a
     good-looking uint8 frame with info["nan"] = True (what NeuralRenderer reports), "inf" a

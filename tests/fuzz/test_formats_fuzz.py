@@ -183,3 +183,17 @@ def test_every_accepted_screen_can_be_drawn(data: dict[str, object]) -> None:
         frame = RasterRenderer().render(screen).frame
         h, w = RasterRenderer().cell_size
         assert frame.shape == (screen.rows * h, screen.cols * w, 3)
+
+
+# -- inputs the coverage-guided fuzzer (tests/fuzz/atheris_fuzz.py) once crashed on -----------------
+CRASHES = sorted((Path(__file__).parent / "crashes").glob("cast-*"))
+
+
+@pytest.mark.parametrize("path", CRASHES, ids=[p.name for p in CRASHES])
+def test_inputs_the_fuzzer_found_are_a_recording_or_a_cast_error(path: Path) -> None:
+    try:
+        cast = parse_cast(path.read_bytes())
+    except CastError as e:
+        assert "\n" not in str(e)
+        return
+    screen_at(cast)

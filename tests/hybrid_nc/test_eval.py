@@ -104,22 +104,24 @@ def _arrays(r=3, c=4, g=6):
 
 
 def test_restrictions_blank_what_they_should():
+    from renderer.neural import restrict_arrays
+
     g, col, b = _arrays()
-    variants.restrict_arrays("detailed", g, col, b)
+    restrict_arrays("detailed", g, col, b)
     assert g.any() and col.any() and b.any()
     g, col, b = _arrays()
     g0 = g.copy()
-    variants.restrict_arrays("regular", g, col, b)
+    restrict_arrays("regular", g, col, b)
     assert np.array_equal(g, g0) and not col.any() and not b.any()
-    variants.restrict_arrays("semantic", g, col, b)
+    restrict_arrays("semantic", g, col, b)
     assert not g.any()
     g, col, b = _arrays()
-    variants.restrict_arrays("native", g, col, b, np.array([False, True, False]))
+    restrict_arrays("native", g, col, b, np.array([False, True, False]))
     assert not g[1].any() and not b[1].any() and g[0].any() and g[2].any() and col[2].any()
 
 
 def test_native_withholds_changed_rows_not_typed_ones():
-    from renderer.training.dataset import RowBatch
+    from renderer.training.dataset import RowBatch, native_withheld_batch
 
     tgt = np.zeros((4, 2, 3), np.uint8)
     prev = tgt.copy()
@@ -131,7 +133,7 @@ def test_native_withholds_changed_rows_not_typed_ones():
               "screens": []}
     batch = RowBatch(**{k: v for k, v in fields.items()
                         if k in RowBatch.__dataclass_fields__})
-    assert variants.native_withheld_batch(batch).tolist() == [True, False, False, False]
+    assert native_withheld_batch(batch).tolist() == [True, False, False, False]
 
 
 def test_committed_ablation_configs_load_and_differ_only_where_they_should():
@@ -146,6 +148,9 @@ def test_committed_ablation_configs_load_and_differ_only_where_they_should():
         assert t.model["width"] == base.model["width"] and t.model["depth"] == base.model["depth"]
     assert cfgs["internal"].train_config().model["injection"] == "internal"
     assert cfgs["regular"].restriction == "regular"
+    # the tier is the trainer's own setting: its batches are cut down as the renderer cuts them
+    assert cfgs["semantic"].train_config().caption_tier == "semantic"
+    assert base.caption_tier == "detailed"
 
 
 def test_variant_config_errors_are_one_line(tmp_path):
@@ -158,32 +163,65 @@ def test_variant_config_errors_are_one_line(tmp_path):
         variants.VariantConfig.load(p)
 
 
-def _tiny_renderer(restriction):
+def _tiny_renderer(tier):
     import torch
 
     from renderer.models.cell_dit import CellDiT
+    from renderer.neural import NeuralRenderer
 
     torch.manual_seed(0)
     model = CellDiT(width=16, depth=1, heads=2, mlp_ratio=1.0, window=1)
-    return variants.VariantRenderer(model, restriction)
+    return NeuralRenderer(model, tier=tier)
 
 
-def test_variant_renderer_withholds_the_reasoners_rows_only():
+def test_native_tier_renderer_withholds_the_reasoners_rows_only():
     r = _tiny_renderer("native")
     before = ScreenState.from_lines(["$ ", "", ""], 20, 3)
+    assert r.caption(before).withheld == []  # the first frame keeps its caption
     r.render(before)
     after = ScreenState.from_lines(["$ calc 2+3", "5", "$ "], 20, 3)
     # output with no action of the user's (a program writing): every changed row is hidden
-    assert r.withheld_rows(after, [0, 1, 2]).tolist() == [True, True, True]
-    r._action = "calc 2+3"
-    assert r.withheld_rows(after, [0, 1, 2]).tolist() == [False, True, True]
-    cap = r.captioner.encode(after, [0, 1, 2])
-    assert cap.glyph[0].any() and not cap.glyph[1].any()  # the answer "5" is not shown
-    assert cap.hint[1].any()  # the target (for scoring) is untouched
-    r._action = "x"  # a typed character: its echo is the user's own
-    assert r.withheld_rows(after, [0, 1, 2]) is None
-    frame = r.render(after, action="calc 2+3").frame
+    assert r.caption(after).withheld == [0, 1, 2]
+    cap = r.caption(after, action="calc 2+3")
+    assert cap.tier == "native" and cap.withheld == [1, 2]
+    tokens = r.captioner.encode(after, [0, 1, 2], cap.tier, cap.withheld)
+    assert tokens.glyph[0].any() and not tokens.glyph[1].any()  # the answer "5" is not shown
+    assert tokens.hint[1].any()  # the target (for scoring) is untouched
+    assert r.caption(after, action="x").withheld == []  # a typed character: the user's echo
+    # the session's tier argument overrides the model's; None keeps it
+    assert r.caption(after, tier="detailed", action="calc 2+3").withheld == []
+    frame = r.render(after, caption=cap, action="calc 2+3").frame
     assert frame.shape == (3 * 16, 20 * 8, 3)
+
+
+def test_the_caption_handed_to_render_is_what_the_model_sees():
+    r = _tiny_renderer("detailed")
+    seen = []
+    denoise = r.denoise
+    r.denoise = lambda tokens, *a, **kw: seen.append(tokens) or denoise(tokens, *a, **kw)
+    screen = ScreenState.from_lines(["$ ls", "a  b"], 12, 2)
+    r.render(screen, caption=r.caption(screen))
+    r.reset()
+    r.render(screen)  # None: the model's own tier
+    r.reset()
+    r.render(screen, caption=r.caption(screen, tier="semantic"))
+    assert seen[0].glyph.any() and seen[0].colours.any()
+    assert np.array_equal(seen[0].glyph, seen[1].glyph)
+    assert not seen[2].glyph.any() and not seen[2].colours.any()
+    assert np.array_equal(seen[0].hint, seen[2].hint)
+
+
+def test_an_ablation_checkpoint_loads_with_its_tier(tmp_path):
+    r = _tiny_renderer("detailed")
+    r.model.save_pretrained(tmp_path)
+    (tmp_path / variants.VARIANT_FILE).write_text(json.dumps({"restriction": "semantic"}))
+    assert variants.load_variant(tmp_path).tier == "semantic"
+    from renderer.neural import NeuralRenderer
+
+    assert NeuralRenderer.from_pretrained(tmp_path).tier == "semantic"
+    (tmp_path / variants.VARIANT_FILE).write_text(json.dumps({"restriction": "verbose"}))
+    with pytest.raises(variants.VariantError, match="unknown caption tier 'verbose'"):
+        variants.load_variant(tmp_path)
 
 
 # -- the command line --------------------------------------------------------------------------

@@ -14,13 +14,20 @@ from PIL import Image
 
 from hybrid_nc.cli import main
 from renderer.fonts import FontSpec
-from renderer.ocr import CellOCR
+from renderer.ocr import CellOCR, char_accuracy
 from renderer.raster import RasterRenderer, shared_atlas
 from terminal.screen import ScreenState
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    code = main(["render", *args])
+    """`hybrid-nc render` with the exact raster unless the test names a renderer (the default,
+    neural, has its own test); bad usage that argparse catches returns its exit status too."""
+    if "--renderer" not in args:
+        args = [*args, "--renderer", "raster"]
+    try:
+        code = main(["render", *args])
+    except SystemExit as e:
+        code = int(e.code or 0)
     return code, capsys.readouterr().err
 
 
@@ -88,13 +95,16 @@ BAD = [
     (["--screen", "{dir}/zero.json"], 1, "out of range"),
     (["--screen", "{dir}/huge.json"], 1, "out of range"),
     (["--text", "{dir}/wide.txt", "--cols", "5"], 1, "more than 5 columns"),
-    (["--text", "{dir}/wide.txt", "--cols", "0"], 1, "at least 1"),
+    (["--text", "{dir}/wide.txt", "--cols", "0"], 2, "at least 1"),
     (["--text", "{dir}/ok.txt", "--rows", "1"], 1, "more than 1 rows"),
     (["--text", "{dir}/ansi.txt"], 1, "control character U+001B"),
     (["--text", "{dir}/latin1.txt"], 1, "not UTF-8"),
-    (["--text", "{dir}/ok.txt", "--theme", "nope"], 1, "unknown theme 'nope'"),
+    (["--text", "{dir}/ok.txt", "--theme", "nope"], 2, "unknown theme 'nope'"),
     (["--text", "{dir}/ok.txt", "--font-size", "1"], 1, "out of range"),
-    (["--text", "{dir}/ok.txt", "--renderer", "nope"], 1, "renderer 'nope'"),
+    (["--text", "{dir}/ok.txt", "--renderer", "nope"], 2, "renderer 'nope'"),
+    (["--text", "{dir}/ok.txt", "--steps", "2"], 2, "--steps does not apply to --renderer raster"),
+    (["--text", "{dir}/ok.txt", "--steps", "0"], 2, "at least 1"),
+    (["--text", "{dir}/ok.txt", "--look", "xterm"], 2, "applies to --renderer neural"),
     (["--screen", "{dir}/ok.json", "--cols", "9"], 2, "--cols/--rows apply to --text"),
 ]
 
@@ -122,6 +132,19 @@ def test_bad_input_is_one_line_and_writes_nothing(inputs: Path, args: list[str],
     assert msg in err and err.count("\n") == 1 and "Traceback" not in err
     assert not out.exists()
     assert not [p for p in inputs.iterdir() if p.name.startswith(".out.png")]
+
+
+def test_the_default_renderer_is_neural_and_takes_steps_and_seed(
+        inputs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = inputs / "n.png"
+    code = main(["render", "--text", str(inputs / "ok.txt"), "--steps", "2", "--seed", "4",
+                 "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    frame = read_png(out)
+    assert frame.shape == (2 * 16, 3 * 8, 3)
+    truth = ScreenState.from_lines(["one", "two"], 3, 2)
+    read = CellOCR(shared_atlas(FontSpec())).read(frame, 3, 2, hint=truth)
+    assert char_accuracy(read.text, truth.text) > 0.8  # drawn by the model, and readable
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

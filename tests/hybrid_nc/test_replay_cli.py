@@ -91,7 +91,7 @@ def test_mp4_frames_read_back_exactly(tmp_path: Path) -> None:
     from renderer.raster import RasterRenderer
 
     out = tmp_path / "colors.mp4"
-    assert main(["replay", str(COLORS), "--out", str(out), "--fps", "1"]) == 0
+    assert main(["replay", str(COLORS), "--out", str(out), "--fps", "1", "--renderer", "raster"]) == 0
     cast = read_cast(COLORS)
     times = Replay(cast).frame_times(1)
     probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
@@ -141,12 +141,37 @@ def test_bad_input_exits_1_with_one_line(tmp_path: Path, capsys: pytest.CaptureF
     assert "out of range" in capsys.readouterr().err
 
 
+def test_a_cut_recording_plays_up_to_the_cut(small_cast: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A recording cut mid-event (a killed recorder) plays, with one line about the rest."""
+    cut = tmp_path / "cut.cast"
+    cut.write_bytes(small_cast.read_bytes() + b'[6.0, "o", "never fini')
+    assert main(["replay", str(cut)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[:2] == ["$ green and 中文", "$ blue bg!"]
+    assert captured.err.startswith("hybrid-nc replay: warning: the recording is cut off at "
+                                   "line 7") and captured.err.count("\n") == 1, captured.err
+    assert "the rest was unreadable" in captured.err
+    out = tmp_path / "screen.json"
+    assert main(["replay", str(cut), "--at", "0.35", "--screen-out", str(out)]) == 0
+    assert ScreenState.load(out).to_json() == screen_at(read_cast(small_cast), 0.35).to_json()
+    assert main(["replay", str(cut), "--renderer", "raster", "--fps", "5",
+                 "--frames-dir", str(tmp_path / "frames")]) == 0
+    assert len(list((tmp_path / "frames").glob("*.png"))) == 7
+
+
 @pytest.mark.parametrize("extra", [["--out", "x.avi"], ["--fps", "0"], ["--fps", "abc"],
-                                   ["--at", "-1"], ["--theme", "nope"], ["--scale", "9"]])
-def test_bad_usage_exits_2(small_cast: Path, extra: list[str]) -> None:
-    with pytest.raises(SystemExit) as e:
-        main(["replay", str(small_cast), *extra])
-    assert e.value.code == 2
+                                   ["--at", "-1"], ["--theme", "nope"], ["--scale", "9"],
+                                   ["--renderer", "nonsense"], ["--steps", "0"],
+                                   ["--renderer", "raster", "--steps", "2"]])
+def test_bad_usage_exits_2(small_cast: Path, extra: list[str],
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        code = main(["replay", str(small_cast), *extra])
+    except SystemExit as e:  # argparse's own refusal
+        code = e.code
+    assert code == 2
+    assert capsys.readouterr().err.count("\n") == 1
 
 
 @pytest.mark.parametrize("target", ["missing-dir/out.mp4", "a-file/out.gif", "a-file/frames"])

@@ -266,7 +266,8 @@ def test_side_by_side_sends_the_raster_reference() -> None:
         light_bg = np.array([250, 250, 245], np.uint8)  # the light theme's background
         assert (page.canvas[0][-1, -1] == light_bg).all()
         page.send(type="config", steps=2)
-        assert "no sampling steps" in page.until(lambda m: m["type"] == "error")["message"]
+        assert "raster renderer does not take steps" in page.until(
+            lambda m: m["type"] == "error")["message"]
 
 
 def test_an_unavailable_renderer_falls_back_with_a_notice() -> None:
@@ -328,15 +329,15 @@ def test_serve_command_reports_bad_usage_in_one_line(capsys: pytest.CaptureFixtu
 
     from hybrid_nc.cli import main
 
-    assert main(["serve", "--port", "70000"]) == 1
-    assert capsys.readouterr().err.strip().endswith("--port 70000 is not a port number")
-    assert main(["serve", "--max-sessions", "0"]) == 1
+    assert main(["serve", "--port", "70000"]) == 2  # bad usage
+    assert "--port 70000 is not a port number" in capsys.readouterr().err
+    assert main(["serve", "--max-sessions", "0"]) == 2
     assert "--max-sessions must be at least 1" in capsys.readouterr().err
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        assert main(["serve", "--port", str(port)]) == 1
+        assert main(["serve", "--port", str(port), "--renderer", "raster"]) == 1  # a failure
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and f"cannot listen on 127.0.0.1:{port}" in err
 
@@ -397,3 +398,25 @@ def test_a_look_survives_switching_the_view() -> None:
         page.send(type="config", view="neural")
         page.until(lambda m: m["type"] == "config" and m["view"] == "neural")
         assert tab.session.renderer.cell_size == (17, 8) and tab.notice is None
+
+
+def test_mouse_messages_reach_the_session_and_the_pointer_is_drawn() -> None:
+    cfg = ServeConfig()
+    assert parse_client_message('{"type":"mouse","col":3,"row":1,"button":"right",'
+                                '"action":"press"}', cfg) == {
+        "type": "mouse", "col": 3, "row": 1, "button": "right", "action": "press"}
+    for raw in ('{"type":"mouse","col":-1,"row":0}', '{"type":"mouse","col":1,"row":0,'
+                '"action":"hover"}', '{"type":"mouse","col":1,"row":0,"button":"thumb"}'):
+        with pytest.raises(ProtocolError):
+            parse_client_message(raw, cfg)
+    with client() as c, c.websocket_connect("/ws?cols=40&rows=8", headers=LOCAL) as ws:
+        page = Page(ws)
+        page.until(lambda m: m["type"] == "hello")
+        page.step_where(lambda lines: lines[0].endswith("$"))
+        page.send(type="mouse", col=5, row=2, button="left", action="move")
+        step = page.until(lambda m: m["type"] == "step" and m.get("pointer"))
+        assert step["pointer"] == {"x": 44, "y": 40, "shape": "ibeam"}
+        from renderer import pointer as pointer_sprite
+        from terminal.screen import Pointer
+
+        assert pointer_sprite.locate(page.canvas[0]) == Pointer(44, 40, "ibeam")

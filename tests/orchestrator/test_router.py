@@ -27,7 +27,8 @@ TABLE: list[tuple[str, str, str]] = [
     ("[[ 2 > 1 ]]", "shell", "shell"),
     ("(cd /tmp)", "shell", "shell"),
     ("(ls)", "shell", "shell"),
-    ("((1+2))", "shell", "shell"),
+    ("(( x++ ))", "shell", "shell"),
+    ("((i < 3))", "shell", "shell"),
     ("2>&1", "shell", "shell"),
     ("5 > 3", "shell", "shell"),  # a redirection in bash: never guess it is a comparison
     ("cat f", "shell", "shell"),
@@ -58,6 +59,11 @@ TABLE: list[tuple[str, str, str]] = [
     ("echo what is the capital of France?", "shell", "shell"),
     # math
     ("98+45", "sympy", "sympy"),
+    # bash reads `((` as its arithmetic command: a syntax error here, silent for `((1+2))`
+    ("((1+2)*3)", "sympy", "sympy"),
+    ("((1 + 2) ^ 2)", "sympy", "sympy"),
+    ("((2+3)) * 4", "sympy", "sympy"),
+    ("((1+2))", "sympy", "sympy"),
     ("2**100", "sympy", "sympy"),
     ("sqrt(8)", "sympy", "sympy"),
     ("(3+4)*5", "sympy", "sympy"),

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from orchestrator.session import Session, SessionError, UnknownKeyError, key_bytes
-from renderer.base import RenderOutput
+from reasoner.backends.procwatch import foreground_group
+from renderer.base import Renderer, RenderOutput
 from terminal.recording import read_cast, screen_at
 
 
@@ -76,13 +77,13 @@ def test_full_screen_editor(session):
 
 
 def test_ctrl_c_interrupts(session):
-    bash = session._foreground()
+    bash = foreground_group(session.shell.fileno())
     session.type("sleep 100")
     step = session.key("Enter", wait=False)  # return at once instead of waiting for it
     assert not session.shell.at_prompt
     # ...but only once `sleep` owns the terminal: a Ctrl+C sent while bash is still forking
     # reaches bash, and the command would run on (a flaky tape in CI)
-    assert bash is not None and session._foreground() not in (None, bash)
+    assert bash is not None and foreground_group(session.shell.fileno()) not in (None, bash)
     step = session.key("ctrl+c")
     assert lines(step)[-1].endswith("$")
     step = session.run("echo alive")
@@ -123,7 +124,7 @@ def test_local_line_editor_without_shell():
         assert "1267650600228229401496703205376" in step.screen.text
 
 
-class _Broken:
+class _Broken(Renderer):
     name = "broken"
     cell_size = (16, 8)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from orchestrator.verify import VerifyReport, verify_and_repair
+from orchestrator.verify import Verifier, VerifyReport, verify_and_repair
 from renderer.base import RenderOutput
 from renderer.models.cell_dit import CellDiT
 from renderer.neural import NeuralRenderer
@@ -104,22 +104,23 @@ def test_nan_and_wrong_size_frames_fall_back_to_the_raster() -> None:
 
 def test_only_changed_rows_are_read_back_and_the_result_matches_a_full_read() -> None:
     raster = RasterRenderer()
+    verifier = Verifier(raster.make_raster())
     s = screen()
     out = raster.render(s)
-    _, rep = verify_and_repair(raster, s, out.frame, out.rows)
+    _, rep = verifier.check(raster, s, out.frame, out.rows)
     assert rep.rows_read == s.rows  # nothing known yet: the whole frame
-    _, rep = verify_and_repair(raster, s, out.frame, [])
+    _, rep = verifier.check(raster, s, out.frame, [])
     assert rep.rows_read == 0 and rep.raw == 1.0  # the same frame again: nothing to read
     typed = s.copy()
     typed.chars[4][0] = "l"
     typed.cursor = (4, 1)
     out = raster.render(typed, damage={4})
-    _, rep = verify_and_repair(raster, typed, out.frame, out.rows)
+    _, rep = verifier.check(raster, typed, out.frame, out.rows)
     assert rep.rows_read == 1 and rep.raw == 1.0
     # a row changed behind verify's back (not in `rows`, same text) is still read, and caught
     bad = out.frame.copy()
     bad[16:32, 0:8] = raster.draw_rows(screen_with("743"), [1])[:, 0:8]
-    _, rep = verify_and_repair(raster, typed, bad, [], hand_back=False)
+    _, rep = verifier.check(raster, typed, bad, [], hand_back=False)
     assert rep.rows_read == 1 and rep.wrong_cells == [(1, 0)]
     # ... with the same figures a fresh full read gives
     _, full = verify_and_repair(None, typed, bad, [], raster=raster)
@@ -134,9 +135,10 @@ def screen_with(row1: str) -> ScreenState:
 
 def test_neural_session_reads_one_row_per_keystroke_and_caches_the_repairs() -> None:
     r = random_neural()
+    verifier = Verifier(r.make_raster())
     s = screen()
     out = r.render(s)
-    frame, rep = verify_and_repair(r, s, out, out.rows)
+    frame, rep = verifier.check(r, s, out, out.rows)
     assert rep.composited > 0 and rep.repaired == 1.0 and rep.rows_read == s.rows
     typed = s.copy()
     typed.chars[4][0] = "l"
@@ -145,5 +147,14 @@ def test_neural_session_reads_one_row_per_keystroke_and_caches_the_repairs() -> 
     assert out.rows == [4]
     # the other rows come from the renderer's cache: the repaired pixels, not the raw ones
     assert np.array_equal(out.frame[:64], frame[:64])
-    frame2, rep = verify_and_repair(r, typed, out, out.rows)
+    frame2, rep = verifier.check(r, typed, out, out.rows)
     assert rep.rows_read == 1 and rep.repaired == 1.0
+
+
+def test_one_shot_calls_keep_no_state_between_frames() -> None:
+    raster = RasterRenderer()
+    s = screen()
+    out = raster.render(s)
+    for _ in range(2):
+        _, rep = verify_and_repair(raster, s, out.frame, out.rows)
+        assert rep.rows_read == s.rows

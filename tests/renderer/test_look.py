@@ -52,19 +52,19 @@ def test_render_flag_draws_at_the_looks_cell_size(tmp_path) -> None:
     assert Image.open(out).size == (10 * 8, 2 * 17)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--renderer", "neural", "--look", "nosuch"], "unknown look 'nosuch' (available: xterm"),
+@pytest.mark.parametrize("argv, message, status", [
+    (["--renderer", "neural", "--look", "nosuch"], "unknown look 'nosuch' (available: xterm", 1),
     (["--renderer", "raster", "--look", "xterm"],
-     "--look xterm applies to --renderer neural, not 'raster'"),
+     "--look xterm applies to --renderer neural, not 'raster'", 2),  # bad usage
     (["--renderer", "neural", "--look", "xterm", "--theme", "light"],
-     "the xterm look draws the colours it was captured with"),
+     "the xterm look draws the colours it was captured with", 1),
 ])
-def test_bad_looks_are_one_line_errors(tmp_path, capsys, argv, message) -> None:
+def test_bad_looks_are_one_line_errors(tmp_path, capsys, argv, message, status) -> None:
     text = tmp_path / "t.txt"
     text.write_text("hi\n")
     rc = main(["render", *argv, "--text", str(text), "--out", str(tmp_path / "o.png")])
     err = capsys.readouterr().err.strip()
-    assert rc == 1
+    assert rc == status
     assert message in err and "\n" not in err
     with pytest.raises(LookError) as e:
         create_look("nosuch")
@@ -81,4 +81,4 @@ def test_session_uses_the_look_and_its_own_reference() -> None:
         assert step.frame.size == (80 * 8, 24 * 17)
         assert step.trace["render"]["look"] == "xterm"
         assert step.accuracy["repaired"] == 1.0
-        assert s._raster.cell_size == (17, 8)  # repair composites the look's cells, not 8x16
+        assert s.verifier.raster.cell_size == (17, 8)  # repair composites the look's cells, not 8x16

@@ -6,15 +6,16 @@ import numpy as np
 import pytest
 
 from renderer import registry
-from renderer.base import RenderOutput
+from renderer.base import Renderer, RenderOutput
 from renderer.neural import CheckpointError
 from renderer.raster import RasterRenderer
 from renderer.registry import RendererError
 from terminal.screen import ScreenState
 
 
-class DummyRenderer:
-    """A minimal third-party renderer: a flat colour per frame."""
+class DummyRenderer(Renderer):
+    """A minimal third-party renderer: a flat colour per frame (its caption is the inherited
+    plain text one)."""
 
     name = "dummy"
 
@@ -69,7 +70,7 @@ def test_entry_point_plugin_is_found_and_checked(monkeypatch: pytest.MonkeyPatch
     r = registry.create("dummy", colour=9)
     out = r.render(ScreenState.blank(4, 2))
     assert out.frame.shape == (32, 32, 3) and out.frame[0, 0, 0] == 9
-    with pytest.raises(RendererError, match="does not implement the Renderer protocol.*render"):
+    with pytest.raises(RendererError, match="does not implement the Renderer protocol.*caption"):
         registry.create("broken")
     with pytest.raises(RendererError, match="failed to load: no module named crashy_pkg"):
         registry.create("crashy")
@@ -96,3 +97,23 @@ def test_neural_default_checkpoint_is_shipped_and_draws() -> None:
     screen = ScreenState.from_lines(["hello"], 10, 2)
     out = r.render(screen, seed=0)
     assert out.frame.shape == (32, 80, 3) and not out.info.get("nan")
+
+
+def test_options_are_typed_and_checked_against_the_renderer() -> None:
+    from renderer.registry import RendererOptions, RendererUsageError
+
+    opts = RendererOptions(theme="light", steps=2)
+    assert opts.merged(steps=None, seed=4).kwargs() == {"theme": "light", "seed": 4, "steps": 2}
+    assert RendererOptions.of({"look": "xterm", "cursor": "bar"}) == RendererOptions(
+        look="xterm", extra=(("cursor", "bar"),))
+    with pytest.raises(RendererUsageError, match="steps must be at least 1"):
+        RendererOptions(steps=0)
+    with pytest.raises(RendererUsageError, match="'raster' does not take steps"):
+        registry.create("raster", opts)
+    assert registry.takes("neural", "steps") and not registry.takes("raster", "look")
+    # what a session carries over to a renderer that does not take it is left out, not an error
+    assert registry.applicable("raster", opts) == RendererOptions(theme="light")
+    r = registry.create("raster", registry.applicable("raster", opts), seed=7)  # no seed needed
+    assert isinstance(r, RasterRenderer) and r.theme.name == "light"
+    neural = registry.create("neural", opts, seed=5)
+    assert (neural.steps, neural.seed) == (2, 5)

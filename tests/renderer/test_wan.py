@@ -16,16 +16,8 @@ import pytest
 import torch
 
 from renderer.base import Renderer
-from renderer.wan import (
-    WanConfig,
-    WanError,
-    WanRenderer,
-    caption_text,
-    check_model_dir,
-    colour_name,
-    detailed_prompt,
-    semantic_prompt,
-)
+from renderer.captions import Caption, caption_text, colour_name, detailed_prompt, semantic_prompt
+from renderer.wan import WanConfig, WanError, WanRenderer, check_model_dir
 from terminal.screen import BOLD, ScreenState
 
 pytest.importorskip("transformers")
@@ -236,12 +228,17 @@ def test_detailed_prompt_reaches_the_text_encoder(renderer: WanRenderer):
 
 
 def test_prompt_sources_reach_the_text_encoder(tiny_wan: Path):
-    class Cap:
-        def __init__(self, tier: str) -> None:
-            self.tier, self.text = tier, f"{tier}-caption-from-orchestrator"
+    def Cap(tier):  # noqa: N802
+        return Caption(tier, f"{tier}-caption-from-orchestrator")
 
     wan = WanRenderer.from_pretrained(tiny_wan, device="cpu", **FAST)
     seen = _spy_text_encoder(wan)
+    # its own caption (the session's caption step) is the prompt, word for word
+    own = wan.caption(_screen(), action="echo hi")
+    assert own.form == "prose" and "hello-wan-42" in own.text
+    out = wan.render(_screen(), caption=own, action="echo hi", seed=3)
+    assert out.info["prompt_source"] == "detailed" and out.info["prompt"] == own.text
+    assert "hello-wan-42" in seen[-1]
     # auto: a detailed caption becomes our prose prompt; other tiers and strings pass through
     out = wan.render(_screen(), caption=Cap("detailed"))
     assert out.info["prompt_source"] == "detailed" and "hello-wan-42" in seen[-1]

@@ -185,7 +185,7 @@ GOOD = v2([0.5, "o", "x"])
     (b"   \n\n", "empty"),
     (b"\xff\xfe{", "UTF-8"),
     (GOOD.encode() + b'[1.0, "o", "\xc3\x28"]\n', "UTF-8"),
-    (GOOD + '[1.0, "o", "trunc', "line 3"),
+    (GOOD + '[1.0, "o", "trunc\n[2.0, "o", "x"]\n', "line 3"),  # damage with more after it
     (GOOD + "[1.0, \"o\"]\n", "line 3"),
     (GOOD + '{"t": 1}\n', "line 3"),
     (GOOD + '["1.0", "o", "x"]\n', "time"),
@@ -220,8 +220,23 @@ def test_a_truncated_real_recording(tmp_path: Path, shared_data: Path) -> None:
     data = HELLO.read_bytes()
     cut = tmp_path / "cut.cast"
     cut.write_bytes(data[: len(data) // 2 + 7])
-    with pytest.raises(CastError, match=r"line \d+: not valid JSON"):
-        read_cast(cut)
+    cast = read_cast(cut)
+    assert cast.events and "cut off at line" in cast.unreadable
+    assert cast.events == read_cast(HELLO).events[: len(cast.events)]
+
+
+@pytest.mark.parametrize("tail", [b'[1.5, "o", "second li', b'[1.5, "o", "caf\xc3', b"[1"])
+def test_a_recording_cut_mid_event_plays_up_to_the_cut(tmp_path: Path, tail: bytes) -> None:
+    """What a killed recorder leaves: every complete event plays, and one line says the rest
+    was unreadable."""
+    whole = v2([0.5, "o", "first line\r\n"], [1.0, "o", "more\r\n"]).encode()
+    cast = parse_cast(whole + tail)
+    assert [e.data for e in cast.events] == ["first line\r\n", "more\r\n"]
+    msg = cast.unreadable
+    assert "line 4" in msg and "2 events, 1.00 s" in msg and "\n" not in msg, msg
+    assert screen_at(cast, 0.7).lines[0].rstrip() == "first line"
+    assert screen_at(cast).lines[1].rstrip() == "more"
+    assert parse_cast(whole).unreadable == ""
 
 
 def test_missing_file_and_bad_limit(tmp_path: Path) -> None:

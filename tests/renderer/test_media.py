@@ -1,4 +1,4 @@
-"""hybrid_nc.media: MP4/GIF/PNG writing, resampling to a constant frame rate, atomic outputs."""
+"""renderer.media: MP4/GIF/PNG writing, resampling to a constant frame rate, atomic outputs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hybrid_nc.media import (
+from renderer.media import (
     FrameDir,
     MediaError,
     VideoWriter,
