@@ -22,12 +22,9 @@ from __future__ import annotations
 import io
 import json
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .serving import ServeConfig
 
 VIEWS = ("neural", "raster", "side")
 HEADER = struct.Struct(">BIII")  # channel, frame width, frame height, y offset
@@ -39,6 +36,14 @@ class ProtocolError(ValueError):
     """A client message that is not part of the protocol."""
 
 
+class Limits(Protocol):
+    """The bounds a client message must keep (`ServeConfig` has them)."""
+
+    max_paste: int
+    max_cols: int
+    max_rows: int
+
+
 def one_line(e: BaseException) -> str:
     """An error as the one line the page shows."""
     text = str(e).strip()
@@ -46,7 +51,7 @@ def one_line(e: BaseException) -> str:
 
 
 # -- client messages --------------------------------------------------------------------------
-def parse_client_message(raw: str, config: ServeConfig) -> dict[str, Any]:
+def parse_client_message(raw: str, config: Limits) -> dict[str, Any]:
     """Validate one client message; ProtocolError (one line) when it is not in the protocol."""
     try:
         msg = json.loads(raw)
