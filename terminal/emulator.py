@@ -30,9 +30,9 @@ from terminal.screen import (
 
 from .cells import Cell, Pen
 from .mouse import Mouse, MouseMode, focus_report
-from .selection import Selection, selection_text, show_selection
 from .operations import VTScreen
 from .parser import GROUND, VTParser
+from .selection import Selection, selection_text, show_selection
 
 log = logging.getLogger(__name__)
 

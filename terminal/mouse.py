@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from terminal.screen import Pointer
+from terminal.screen import Pointer, PointerShape
 
 Tracking = Literal["off", "x10", "normal", "highlight", "button", "any"]
 Encoding = Literal["default", "utf8", "sgr", "urxvt"]
@@ -67,12 +67,12 @@ class MouseMode:
     @classmethod
     def from_modes(cls, is_set: Callable[[int], bool], alternate_screen: bool) -> MouseMode:
         """The mouse modes of a terminal whose private modes `is_set(n)` answers."""
-        tracking = next((t for n, t in TRACKING_MODES.items() if is_set(n)), "off")
-        encoding = next((e for n, e in ENCODING_MODES.items() if is_set(n)), "default")
+        tracking: Tracking = next((t for n, t in TRACKING_MODES.items() if is_set(n)), "off")
+        encoding: Encoding = next((e for n, e in ENCODING_MODES.items() if is_set(n)), "default")
         return cls(tracking, encoding, is_set(1004), is_set(1007), alternate_screen, is_set(1))
 
     @property
-    def pointer_shape(self) -> str:
+    def pointer_shape(self) -> PointerShape:
         """The pointer a terminal shows: an arrow while a program takes the mouse (the cells are
         buttons now), an I-beam over plain text."""
         return "arrow" if self.tracking != "off" else "ibeam"

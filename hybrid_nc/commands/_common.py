@@ -105,10 +105,28 @@ def session_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     }
     check_theme(args.theme)
     out = session_overrides(cli)
+    check_session_size(out)
     if args.no_verify:
         out["verify"] = False
     out["renderer_options"] = renderer_options(args, str(out.get("renderer") or "neural"))
     return out
+
+
+def check_session_size(overrides: dict[str, Any]) -> None:
+    """A size the session cannot run at is bad usage: the emulator's range, and with the shell
+    at least what readline can edit a line in."""
+    from orchestrator.session import SessionConfig
+    from reasoner.backends.shell import MIN_COLS, MIN_ROWS
+    from terminal.screen import MAX_COLS, MAX_ROWS
+
+    default = SessionConfig()
+    cols, rows = overrides.get("cols") or default.cols, overrides.get("rows") or default.rows
+    low_cols, low_rows = (MIN_COLS, MIN_ROWS) if "shell" in (
+        overrides.get("reasoners") or default.reasoners) else (1, 1)
+    if not (low_cols <= cols <= MAX_COLS and low_rows <= rows <= MAX_ROWS):
+        raise UsageError(f"--cols {cols} --rows {rows} is out of range ({low_cols}..{MAX_COLS} "
+                         f"columns, {low_rows}..{MAX_ROWS} rows"
+                         + (" with the shell)" if low_rows > 1 else ")"))
 
 
 def add_look_arg(p: Any) -> None:

@@ -49,8 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from ..episodes import cast_frames, write_episodes
     from .replay import make_renderer
 
-    def warn(message: str) -> None:
-        print(f"hybrid-nc dataset: warning: {message}", file=sys.stderr)
+    warnings: list[str] = []  # said after the export, so that a failure stays one line
 
     def rows():  # type: ignore[no-untyped-def]
         for cast in args.casts:
@@ -62,9 +61,12 @@ def run(args: argparse.Namespace) -> int:
                 renderer = make_renderer(args.renderer, theme)
             yield from cast_frames(cast, renderer=renderer, theme=args.theme,
                                    idle_time_limit=args.idle_time_limit,
-                                   max_frames=args.max_frames, warn=warn)
+                                   max_frames=args.max_frames,
+                                   warn=lambda m, c=cast: warnings.append(f"{c}: {m}"))
 
     dataset = write_episodes(rows(), Path(args.out))
+    for message in warnings:
+        print(f"hybrid-nc dataset: warning: {message}", file=sys.stderr)
     print(f"wrote {len(dataset)} frames of {len(args.casts)} recording"
           f"{'s' if len(args.casts) != 1 else ''} to {args.out}", file=sys.stderr)
     return 0

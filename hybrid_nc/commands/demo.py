@@ -23,6 +23,9 @@ TOUR: list[tuple[str, Any, str]] = [
     ("run", "98+45", "a bare expression goes to sympy"),
     ("run", "integrate(x**2, x)", "symbolic maths"),
     ("run", "calc solve(x**2 - 4, x)", "`calc ` forces the sympy route"),
+    ("run", "ask what is the capital of France?", "the embedded model answers, served by vLLM"),
+    ("run", "ask Sam has 5 pens and buys 4 more. How many pens does he have?",
+     "a word problem: the model writes the expression, sympy computes it"),
     ("run", "cat does-not-exist.txt", "an error, shown exactly"),
     ("run", "printf '\\e[1;31mbold red\\e[0m \\e[42;30m green background \\e[0m "
      "\\e[4munderlined\\e[0m \\e[7minverse\\e[0m\\n'", "colours and attributes"),
@@ -61,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"hybrid-nc demo: renderer={s.report()['renderer']}, "
               f"reasoners={','.join(s.config.reasoners)}", file=sys.stderr)
         for kind, value, note in TOUR:
+            if value.startswith("ask ") and "llm" not in s.reasoners:
+                print(f"  {value[:48]:<48} skipped: no LLM in this session", file=sys.stderr)
+                continue
             if kind == "run":
                 steps = [s.run(value)]
             elif kind == "type":
@@ -74,6 +80,13 @@ def run(args: argparse.Namespace) -> int:
                       f"raw={acc.get('raw', float('nan')):.4f} "
                       f"repaired={acc.get('repaired', float('nan')):.4f} "
                       f"render={last.timings.get('render', 0):.0f}ms  # {note}", file=sys.stderr)
+            if last.route == "llm":
+                trace = last.trace
+                computed = (f", expression {trace['expression']!r} = {trace['result']} (sympy)"
+                            if "result" in trace else "")
+                print(f"  {'':<48} model={trace.get('model')}{computed}"
+                      f"{', error: ' + trace['llm_error'] if trace.get('llm_error') else ''}",
+                      file=sys.stderr)
         report = s.report()
         steps_report = report["steps"]
         s.save(out / "session.cast")

@@ -118,8 +118,6 @@ def run(args: argparse.Namespace) -> int:
     from renderer.media import FrameDir, VideoWriter, atomic_write_text
 
     cast = read_cast(args.cast, idle_time_limit=args.idle_time_limit)
-    if cast.unreadable:
-        print(f"hybrid-nc replay: warning: {cast.unreadable}", file=sys.stderr)
     at = cast.duration if args.at is None else min(args.at, cast.duration)
     wants_frames = args.out is not None or args.frames_dir is not None
 
@@ -165,6 +163,8 @@ def run(args: argparse.Namespace) -> int:
                           json.dumps(screen_then.to_json(), ensure_ascii=False, indent=1) + "\n")
     elif not wants_frames:
         sys.stdout.write(screen_then.text.rstrip("\n") + "\n")
+    if cast.unreadable:  # said last, and only on success: a failure stays one line
+        print(f"hybrid-nc replay: warning: {cast.unreadable}", file=sys.stderr)
     return 0
 
 

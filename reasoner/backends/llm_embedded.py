@@ -55,9 +55,14 @@ class EmbeddedError(Exception):
 
 
 class _Settings(Protocol):  # the fields of llm.LLMSettings this module reads
-    cache_dir: str
-    vllm_venv: str
-    start_timeout: float
+    @property
+    def cache_dir(self) -> str: ...
+
+    @property
+    def vllm_venv(self) -> str: ...
+
+    @property
+    def start_timeout(self) -> float: ...
 
 
 # -- where things are -------------------------------------------------------------------------------
@@ -322,7 +327,12 @@ class EmbeddedServer:
 
 
 _started: set[EmbeddedServer] = set()
-atexit.register(lambda: [s.stop() for s in list(_started)])
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_started):
+        server.stop()
 
 
 # -- sharing one server in a process ----------------------------------------------------------------

@@ -47,6 +47,7 @@ from reasoner.backends.sandbox import (
     prepare_child,
 )
 from reasoner.base import OutputSink, ReasonerError, Until
+from terminal.screen import MAX_COLS, MAX_ROWS
 
 __all__ = ["ShellBackend", "ShellLimits", "SandboxError", "printable"]
 
@@ -67,7 +68,6 @@ _START_TIMEOUT = 20.0
 # readline scrolls a one-row line sideways, cutting the prompt's markers off, and takes a width
 # of one for 80; the emulator itself allows any size down to 1x1
 MIN_COLS, MIN_ROWS = 2, 2
-MAX_COLS, MAX_ROWS = 1000, 500
 _DEAD = "the sandbox has ended; start a new session"
 # Undo what binary output may have switched on, so the notice and the prompt after it are
 # readable: UTF-8 mode (ESC % G), G0 charset + shift-in, SGR, cursor shown, autowrap, insert off,

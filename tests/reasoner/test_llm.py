@@ -30,8 +30,8 @@ from reasoner.backends.llm import (
     LLMSettings,
     clean_expression,
     clean_text,
+    question_numbers,
     reply_schema,
-    resolve_settings,
 )
 from reasoner.base import Context, ReasonerError, create
 
@@ -145,8 +145,7 @@ def fake():
 @pytest.fixture()
 def llm(fake):
     fake.script, fake.requests[:] = {}, []
-    reasoner = LLMReasoner(url=fake.url, model="fake-model", timeout=5, retries=0, backoff=0,
-                           environ={})
+    reasoner = LLMReasoner(url=fake.url, model="fake-model", timeout=5, retries=0, backoff=0)
     yield reasoner
     reasoner.close()
 
@@ -166,57 +165,34 @@ def one_line_error(reply: Any) -> str:
 
 
 # -- settings ---------------------------------------------------------------------------------------
-def test_settings_precedence_flag_env_file_default(tmp_path: Path) -> None:
+def test_the_reasoner_takes_explicit_settings_and_reads_no_environment(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Flags, environment and the config file are orchestrator/config.py's job."""
     cfg = tmp_path / "config.toml"
-    cfg.write_text('[llm]\nurl = "http://file:1/v1"\nmodel = "file-model"\napi_key = "file-key"\n'
-                   "timeout = 7\nsimulate_programs = true\n")
-    env = {"HYBRID_NC_CONFIG": str(cfg), "HYBRID_NC_LLM_MODEL": "env-model",
-           "HYBRID_NC_LLM_URL": "http://env:2/v1", "HYBRID_NC_LLM_RETRIES": "5"}
-    s = resolve_settings({"url": "http://flag:3/v1", "model": None}, environ=env)
-    assert s.url == "http://flag:3/v1"          # flag beats env and file
-    assert s.model == "env-model"               # env beats file
-    assert s.retries == 5 and isinstance(s.retries, int)
-    assert s.api_key == "file-key" and s.timeout == 7.0 and s.simulate_programs is True
-    assert s.max_tokens == LLMSettings().max_tokens   # default
-    # an empty environment variable does not hide the file's value
-    assert resolve_settings(environ={**env, "HYBRID_NC_LLM_MODEL": ""}).model == "file-model"
-    # no config anywhere: the defaults
-    assert resolve_settings(environ={"XDG_CONFIG_HOME": str(tmp_path / "none")}) == LLMSettings()
+    cfg.write_text('[llm]\nurl = "http://file:1/v1"\n')
+    monkeypatch.setenv("HYBRID_NC_CONFIG", str(cfg))
+    monkeypatch.setenv("HYBRID_NC_LLM_URL", "http://env:2/v1")
+    assert LLMReasoner().settings == LLMSettings()
+    assert LLMSettings().url is None and LLMSettings().embedded     # no URL: the embedded model
+    r = LLMReasoner(LLMSettings(url="http://a:1/v1", timeout=3), model="m", retries=None)
+    assert (r.settings.url, r.settings.model, r.settings.timeout) == ("http://a:1/v1", "m", 3)
+    assert not r.settings.embedded and r.unavailable() is None  # a server is not probed here
 
 
-def test_reasoner_reads_config_file(tmp_path: Path) -> None:
-    cfg = tmp_path / "c.toml"
-    cfg.write_text('[llm]\nurl = "http://10.0.0.5:8000/v1"\nengine = "server"\n')
-    r = LLMReasoner(config_path=cfg, environ={})
-    assert r.settings.url == "http://10.0.0.5:8000/v1" and not r.simulate_programs
-
-
-@pytest.mark.parametrize(("setup", "expected"), [
-    ({"env": {"HYBRID_NC_LLM_TIMEOUT": "soon"}}, "HYBRID_NC_LLM_TIMEOUT"),
-    ({"file": "[llm]\nurl = \n"}, "cannot read config file"),
-    ({"file": "[llm]\ncolour = 'red'\n"}, "unknown key(s) in [llm]: colour"),
-    ({"file": "llm = 3\n"}, "[llm] must be a table"),
-    ({"file": "[llm]\nretries = 'many'\n"}, "retries='many' from [llm] must be an integer"),
-    ({"flags": {"engine": "cloud"}}, "engine must be one of server, inprocess"),
-    ({"flags": {"url": "localhost:8000"}}, "url must look like http://HOST:PORT/v1"),
-    ({"flags": {"timeout": 0}}, "timeout must be > 0"),
-    ({"env": {"HYBRID_NC_CONFIG": "/nonexistent/hnc.toml"}}, "does not exist"),
+@pytest.mark.parametrize(("fields", "expected"), [
+    ({"engine": "cloud"}, "engine must be one of server, inprocess"),
+    ({"url": "localhost:8000"}, "url must look like http://HOST:PORT/v1"),
+    ({"timeout": 0}, "timeout must be > 0"),
+    ({"start_timeout": -1}, "start_timeout must be > 0"),
 ])
-def test_bad_settings_are_one_line_errors(tmp_path: Path, setup: dict[str, Any],
-                                          expected: str) -> None:
-    env = dict(setup.get("env", {}))
-    if "file" in setup:
-        cfg = tmp_path / "config.toml"
-        cfg.write_text(setup["file"])
-        env["HYBRID_NC_CONFIG"] = str(cfg)
-    env.setdefault("XDG_CONFIG_HOME", str(tmp_path / "none"))
+def test_bad_settings_are_one_line_errors(fields: dict[str, Any], expected: str) -> None:
     with pytest.raises(ReasonerError) as info:
-        LLMReasoner(**setup.get("flags", {}), environ=env)
+        LLMReasoner(**fields)
     assert expected in str(info.value) and "\n" not in str(info.value)
 
 
 def test_registry_creates_the_llm_reasoner(fake) -> None:
-    r = create("llm", url=fake.url, environ={})
+    r = create("llm", url=fake.url)
     assert isinstance(r, LLMReasoner) and r.name == "llm"
     r.close()
 
@@ -337,7 +313,7 @@ def test_answer_streams_and_sends_a_structured_outputs_request(fake, llm) -> Non
 
 def test_the_model_is_asked_of_the_server_when_not_configured(fake) -> None:
     fake.script = {"models": ["served-one", "other"]}
-    r = LLMReasoner(url=fake.url, retries=0, environ={})
+    r = LLMReasoner(url=fake.url, retries=0)
     fake.script["content"] = json.dumps({"kind": "answer", "text": "hi", "expression": ""})
     assert r.answer("hello", CTX).text == "hi"
     assert fake.requests[-1]["model"] == "served-one" and r.last_reply.trace["model"] == "served-one"
@@ -356,6 +332,29 @@ def test_word_problem_goes_to_sympy(fake, llm) -> None:
     assert reply.text == "(16 - 3 - 4) * 2 / 7 = 18/7 ≈ 2.571428571", reply.text
 
 
+def test_a_word_problem_may_only_combine_the_questions_numbers(fake, llm) -> None:
+    question = "Dan had $ 1,200 and spent 3.5 dollars on 12 pens. How much is left?"
+    assert question_numbers(question) == ["1200", "3.5", "12"]
+    fake.reply(kind="expression", text="left", expression="1200 - 3.5")
+    reply = llm.answer(question, CTX)
+    assert reply.text == "left\n1200 - 3.5 = 1196.5" and reply.trace["word_problem"] is True
+    schema = fake.requests[-1]["response_format"]["json_schema"]["schema"]
+    assert schema == reply_schema(160, ["1200", "3.5", "12"])
+    assert schema["properties"]["kind"]["enum"] == ["expression"]
+    pattern = re.compile(schema["properties"]["expression"]["pattern"])
+    for ok in ("1200 - 3.5", "(1200 - 3.5) / 12", "12*12+3.5"):
+        assert pattern.match(ok), ok
+    for bad in ("1200", "1200 - 7", "3.5 + 1", "2 * 12", "1200 -"):  # one operator, no new numbers
+        assert not pattern.match(bad), bad
+    # a question with fewer than two numbers may be answered in words
+    assert reply_schema(160, ["7"])["properties"]["kind"]["enum"] == ["answer", "expression"]
+    # the worked examples go first, as earlier turns; the question last
+    messages = fake.requests[-1]["messages"]
+    assert messages[0]["role"] == "system" and messages[-1]["content"] == question
+    assert any(m["role"] == "assistant" and '"expression"' in m["content"] for m in messages)
+    assert json.loads(reply.trace["reply"])["expression"] == "1200 - 3.5"   # the raw reply
+
+
 def test_unevaluable_expression_is_an_error_line(fake, llm) -> None:
     fake.reply(kind="expression", text="", expression="5/0 +")
     reply = llm.answer("divide", CTX)
@@ -370,7 +369,7 @@ def test_model_text_cannot_inject_terminal_escapes(fake, llm) -> None:
 
 def test_unreachable_server_is_one_line_and_the_next_call_works(fake, llm) -> None:
     url = closed_port_url()
-    down = LLMReasoner(url=url, model="m", retries=1, backoff=0.05, environ={})
+    down = LLMReasoner(url=url, model="m", retries=1, backoff=0.05)
     t0 = time.perf_counter()
     reply = down.answer("hello", CTX)
     assert reply.text == f"[llm] server at {url} unreachable" and reply.error
@@ -383,7 +382,7 @@ def test_unreachable_server_is_one_line_and_the_next_call_works(fake, llm) -> No
 
 def test_slow_server_times_out_with_one_line(fake) -> None:
     fake.script = {"delay": 1.5, "content": '{"kind":"answer","text":"late","expression":""}'}
-    r = LLMReasoner(url=fake.url, model="m", timeout=0.3, retries=0, environ={})
+    r = LLMReasoner(url=fake.url, model="m", timeout=0.3, retries=0)
     t0 = time.perf_counter()
     reply = r.answer("hello", CTX)
     assert reply.text == f"[llm] server at {fake.url} did not answer within 0.3 s"
@@ -393,12 +392,12 @@ def test_slow_server_times_out_with_one_line(fake) -> None:
 def test_retries_with_backoff_until_the_server_answers(fake) -> None:
     fake.script = {"fail_first": 2, "content": '{"kind":"answer","text":"ok","expression":""}'}
     fake.requests.clear()
-    r = LLMReasoner(url=fake.url, model="m", retries=2, backoff=0.1, environ={})
+    r = LLMReasoner(url=fake.url, model="m", retries=2, backoff=0.1)
     t0 = time.perf_counter()
     assert r.answer("hello", CTX).text == "ok"
     assert len(fake.requests) == 3 and time.perf_counter() - t0 >= 0.1 + 0.2
     fake.script = {"fail_first": 5}
-    reply = LLMReasoner(url=fake.url, model="m", retries=1, backoff=0, environ={}).answer("x", CTX)
+    reply = LLMReasoner(url=fake.url, model="m", retries=1, backoff=0).answer("x", CTX)
     assert one_line_error(reply) == f"[llm] server at {fake.url} answered HTTP 503: warming up"
 
 
@@ -444,7 +443,7 @@ def test_simulated_programs_are_off_by_default(fake, llm) -> None:
 
 def test_simulated_output_is_always_marked(fake) -> None:
     fake.script = {"content": json.dumps({"output": " _____\n< moo >\n -----"})}
-    r = LLMReasoner(url=fake.url, model="m", simulate_programs=True, environ={})
+    r = LLMReasoner(url=fake.url, model="m", simulate_programs=True)
     pieces = list(r.simulate_stream("cowsay moo", Context(cwd="/home/u")))
     reply = r.last_reply
     assert pieces[0] == SIMULATED_MARK + "\n"                  # the mark comes first
@@ -459,7 +458,7 @@ def test_simulated_output_is_always_marked(fake) -> None:
 # -- in-process engine ------------------------------------------------------------------------------
 def test_inprocess_engine_without_vllm_is_a_clear_error(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "vllm", None)             # as if vllm were not installed
-    r = LLMReasoner(engine="inprocess", model="Qwen/Qwen2.5-3B-Instruct", environ={})
+    r = LLMReasoner(engine="inprocess", model="Qwen/Qwen2.5-3B-Instruct")
     for _ in range(2):                                         # the failure is remembered
         reply = r.answer("hello", CTX)
         assert one_line_error(reply).startswith("[llm] engine 'inprocess' needs the vllm package")

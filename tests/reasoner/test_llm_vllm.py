@@ -52,7 +52,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture()
 def llm(server):
-    r = LLMReasoner(url=server.url, timeout=30, retries=1, backoff=0.2, environ={})
+    r = LLMReasoner(url=server.url, timeout=30, retries=1, backoff=0.2)
     yield r
     r.close()
 
@@ -80,7 +80,7 @@ def test_answers_render_and_expressions_go_to_sympy(server) -> None:
     from reasoner.backends.llm import clean_expression
     from reasoner.backends.sympy_calc import evaluate
 
-    llm = LLMReasoner(url=server.url, timeout=30, retries=1, temperature=1.0, environ={})
+    llm = LLMReasoner(url=server.url, timeout=30, retries=1, temperature=1.0)
     ctx = Context(cols=40, rows=6)
     seen: dict[str, int] = {"answer": 0, "expression": 0}
     computed = 0
@@ -121,7 +121,7 @@ def test_session_shows_the_reply_and_survives_a_dead_server(server) -> None:
     from orchestrator.session import Session
 
     question = "what is a terminal?"
-    expected = LLMReasoner(url=server.url, environ={}).answer(question, Context(cols=60, rows=12))
+    expected = LLMReasoner(url=server.url).answer(question, Context(cols=60, rows=12))
     first_line = expected.text.splitlines()[0][:40]
     with Session(renderer="raster", reasoners=("sympy", "llm"), llm_url=server.url, cols=60,
                  rows=12, verify=False) as s:
@@ -141,8 +141,7 @@ def test_session_shows_the_reply_and_survives_a_dead_server(server) -> None:
 def test_killed_server_gives_one_line_and_the_session_goes_on(server) -> None:
     # a big screen and token budget: the (biased) tiny model then streams ~1700 tokens for
     # several seconds, so the kill below lands mid-reply even on a fast machine
-    llm = LLMReasoner(url=server.url, timeout=30, retries=1, backoff=0.2, max_tokens=3500,
-                      environ={})
+    llm = LLMReasoner(url=server.url, timeout=30, retries=1, backoff=0.2, max_tokens=3500)
     ctx = Context(cols=200, rows=60)
     assert llm.answer("hello", Context(cols=40, rows=4)).trace.get("kind") in ("answer",
                                                                                "expression")
@@ -180,7 +179,7 @@ import json, sys
 sys.path.insert(0, sys.argv[1])
 from reasoner.backends.llm import LLMReasoner
 from reasoner.base import Context
-r = LLMReasoner(engine="inprocess", model=sys.argv[2], environ={}, engine_options={
+r = LLMReasoner(engine="inprocess", model=sys.argv[2], engine_options={
     "dtype": "float32", "max_model_len": 4096, "enforce_eager": True,
     "structured_outputs_config": {"backend": "guidance", "disable_any_whitespace": True}})
 reply = r.answer("what is 98 plus 45?", Context(cols=40, rows=4))

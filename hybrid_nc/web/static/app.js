@@ -215,6 +215,16 @@
       ['timings ms', times || '–'],
       ['screen', `${step.cols}×${step.rows}, cursor ${step.cursor[0]},${step.cursor[1]}`],
     ];
+    // the LLM's own words (its structured reply) and, for a word problem, what sympy made of them
+    const tr = step.trace || {};
+    if (step.route === 'llm' && tr.model) {
+      rows.push(['llm model', tr.model]);
+      if (tr.reply) rows.push(['llm reply', tr.reply]);
+      if (tr.expression) {
+        rows.push(['expression', `${tr.expression} = ${tr.result ?? '(not computed)'} (sympy)`]);
+      }
+      if (tr.llm_error) rows.push(['llm error', tr.llm_error]);
+    }
     const frag = document.createDocumentFragment();
     for (const [k, v] of rows) {
       const dt = document.createElement('dt');
