@@ -146,6 +146,7 @@ EXAMPLES: list[tuple[str, dict[str, str]]] = [
     ("Who wrote Hamlet?", {"kind": "answer", "text": "William Shakespeare.", "expression": ""}),
 ]
 MAX_TEXT = 800   # characters of an answer: a few lines; small models otherwise loop to max_tokens
+MAX_LABEL = 80   # characters of the words above a word problem's expression ("pens in all")
 
 
 def question_numbers(question: str) -> list[str]:
@@ -172,7 +173,8 @@ def reply_schema(max_text: int, numbers: list[str] | None = None) -> dict[str, A
 
     numbers: for a word problem (a question with two or more numbers) the reply must be an
     expression combining those numbers with + - * / and parentheses: the model only chooses the
-    operations, sympy computes, and no number can appear that the question did not contain.
+    operations, sympy computes, and no number can appear that the question did not contain. Its
+    text is then a short label (MAX_LABEL), not room for the model to work the sum out in words.
     """
     expression: dict[str, Any] = {"type": "string", "maxLength": MAX_EXPRESSION,
                                   "pattern": EXPRESSION_PATTERN}
@@ -180,6 +182,7 @@ def reply_schema(max_text: int, numbers: list[str] | None = None) -> dict[str, A
     if numbers and len(numbers) >= 2:
         expression["pattern"] = _expression_from(numbers)
         kinds = ["expression"]
+        max_text = min(max_text, MAX_LABEL)
     return {
         "type": "object",
         "properties": {
