@@ -248,7 +248,9 @@ def main() -> int:
     from reasoner.backends.sympy_calc import evaluate
 
     res: dict[str, Any] = {
-        "command": "python benchmarks/bench_llm.py " + " ".join(sys.argv[1:]),
+        "command": " ".join([*(f"{k}={v}" for k, v in sorted(os.environ.items())
+                               if k.startswith("HYBRID_NC_")),
+                             "python benchmarks/bench_llm.py", *sys.argv[1:]]),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores",
         "upper_bound": upper_bound(evaluate)}
     server = None

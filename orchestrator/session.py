@@ -9,22 +9,20 @@ a plugin) is taken out of the shell's line editor at Enter (`discard_line`), ans
 emulator, and followed by a fresh shell prompt - so the screen reads like one terminal throughout.
 Without a shell, a minimal line editor with a "> " prompt stands in (handy for sympy-only sessions).
 `Console` moves the bytes between the owner and the emulator; how long to wait for them is the
-shell's `send(data, sink, until=...)`; `Verifier` reads frames back and repairs them.
+shell's `send(data, sink, until=...)`; `Verifier` reads frames back and repairs them;
+`FrameDrawer` (orchestrator/frames.py) draws each frame while the next action runs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from reasoner.backends.llm import LLMReasoner, LLMSettings
 from reasoner.base import (
@@ -37,16 +35,16 @@ from reasoner.base import (
 )
 from renderer import registry
 from renderer.base import Renderer
-from renderer.captions import Caption, Tier
-from renderer.raster import RasterRenderer
+from renderer.captions import Tier
 from renderer.registry import RendererOptions
 from terminal import Terminal
 from terminal.screen import ScreenState
 
 from .config import llm_settings
 from .console import Console
+from .frames import FrameDrawer, FrameJob, StepOutput, jsonable
 from .lines import answer, shown, terminal_text
-from .recorder import Recorder
+from .recorder import IDLE_TIME_LIMIT, Recorder
 from .router import Route, Router
 from .verify import Verifier, reference_raster
 
@@ -122,6 +120,7 @@ class SessionConfig:
     record: str | None = None  # path of an asciicast written as the session goes (append-only)
     max_frames: int = 2000  # frames kept for export() (compressed); older ones are dropped
     renderer_options: RendererOptions = RendererOptions()  # steps, look, model, ... (theme: above)
+    overlap: bool = True  # draw and verify a frame while the next action runs (orchestrator/frames)
 
 
 def _configured(config: SessionConfig, overrides: dict[str, Any]) -> SessionConfig:
@@ -133,63 +132,6 @@ def _configured(config: SessionConfig, overrides: dict[str, Any]) -> SessionConf
     if "renderer_options" in overrides:
         overrides["renderer_options"] = RendererOptions.of(overrides["renderer_options"])
     return replace(config, **overrides)
-
-
-@dataclass
-class StepOutput:
-    """One step of the loop.
-
-    screen: the exact symbolic screen; frame: the drawn frame (PIL image); route/reason: which
-    reasoner answered and why; caption: what the renderer was told; timings: milliseconds per stage;
-    accuracy: {"raw", "repaired"} char accuracy of the frame against the screen; trace: the rest.
-    """
-
-    index: int
-    kind: str
-    action: str
-    screen: ScreenState
-    frame_array: np.ndarray
-    route: str | None
-    reason: str
-    caption: Caption
-    timings: dict[str, float]
-    accuracy: dict[str, float]
-    trace: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def frame(self) -> Any:
-        """The drawn frame as a PIL.Image."""
-        from PIL import Image
-
-        return Image.fromarray(self.frame_array)
-
-    @property
-    def text(self) -> str:
-        return self.screen.text
-
-    def to_json(self) -> dict[str, Any]:
-        """The report.json entry of DESIGN.md (line, route, caption, timings, accuracy) + trace."""
-        return {
-            "index": self.index, "kind": self.kind, "line": self.action, "route": self.route,
-            "reason": self.reason, "caption": self.caption.text,
-            "timings": {k: round(v, 3) for k, v in self.timings.items()},
-            "accuracy": {k: round(v, 6) for k, v in self.accuracy.items()},
-            "trace": _jsonable(self.trace),
-        }
-
-
-def _jsonable(obj: Any) -> Any:
-    try:
-        json.dumps(obj)
-        return obj
-    except TypeError:
-        if isinstance(obj, dict):
-            return {str(k): _jsonable(v) for k, v in obj.items()}
-        if isinstance(obj, list | tuple):
-            return [_jsonable(v) for v in obj]
-        if isinstance(obj, np.generic):
-            return obj.item()
-        return str(obj)
 
 
 class SessionError(RuntimeError):
@@ -257,23 +199,6 @@ def _start_shell(config: SessionConfig) -> InteractiveShell:
         raise SessionError(str(e)) from None
 
 
-def _draw(renderer: Renderer, raster: RasterRenderer, screen: ScreenState, *,
-          damage: set[int] | None, caption: Caption, action: str, seed: int
-          ) -> tuple[np.ndarray, list[int], dict[str, Any]]:
-    """The renderer's frame, its rows drawn and its facts; a renderer that fails or draws NaN
-    is replaced by the raster for this frame, and the facts say so."""
-    try:
-        out = renderer.render(screen, damage=damage, caption=caption, action=action, seed=seed)
-        frame, info = out.frame, dict(out.info)
-        if info.get("nan") or (frame.dtype.kind == "f" and not np.isfinite(frame).all()):
-            raise ValueError("renderer returned NaN")
-        return frame, out.rows, info
-    except Exception as e:
-        out = raster.render(screen, damage=None)
-        renderer.reset()
-        return out.frame, out.rows, {"fallback": f"raster ({type(e).__name__}: {e})"}
-
-
 # -- the session ------------------------------------------------------------------------------
 class Session:
     """A hybrid neural terminal you can script.
@@ -306,6 +231,7 @@ class Session:
         self.shell: InteractiveShell | None = None
         self.reasoners: dict[str, Reasoner] = {}
         self._last: StepOutput | None = None
+        self.frames = FrameDrawer(self.recorder, overlap=self.config.overlap)
         self._closed = False
         try:
             self.renderer: Renderer = renderer if renderer is not None else self._make_renderer()
@@ -342,6 +268,7 @@ class Session:
 
     def reset(self) -> StepOutput:
         """Start over on the screen as it is (first frame); drawn in full."""
+        self.frames.wait()
         self.renderer.reset()
         self.console.start()
         self.terminal.take_damage()
@@ -401,6 +328,7 @@ class Session:
         """Swap the renderer (a registry name or a Renderer) and optionally the theme, keeping
         the shell and the screen; the next frame is drawn in full."""
         self._check_open()
+        self.frames.wait()
         if theme is not None:
             self.config = replace(self.config, theme=theme)
         if isinstance(renderer, str):
@@ -424,6 +352,7 @@ class Session:
         changes: dict[str, Any] = {k: v for k, v in (
             ("renderer", renderer), ("theme", theme), ("seed", seed)) if v is not None}
         old = self.config
+        self.frames.wait()
         self.config = replace(old, renderer_options=options, **changes)
         if (self.config.renderer, self.config.theme, options) != (old.renderer, old.theme,
                                                                    old.renderer_options):
@@ -488,6 +417,7 @@ class Session:
             self.console.resize(cols, rows)
         except ReasonerError as e:  # a size the shell cannot work at
             raise SessionError(str(e)) from None
+        self.frames.wait()
         self.renderer.reset()
         self.terminal.take_damage()
         return self._frame_step("resize", f"{cols}x{rows}", None, "resize", {}, damage=None)
@@ -503,24 +433,37 @@ class Session:
 
     def report(self) -> dict[str, Any]:
         """Everything the session did, in the report.json format of DESIGN.md."""
-        return {"renderer": self.renderer.name, "config": _jsonable(asdict(self.config)),
+        self.frames.wait()
+        return {"renderer": self.renderer.name, "config": jsonable(asdict(self.config)),
                 **self.recorder.report()}
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the session as an asciicast v2 recording."""
-        return self.recorder.save(path)
+    def save(self, path: str | os.PathLike[str],
+             idle_time_limit: float | None = IDLE_TIME_LIMIT) -> Path:
+        """Write the session as an asciicast v2 recording (real times; players cut pauses
+        longer than `idle_time_limit` seconds, None or 0: none)."""
+        return self.recorder.save(path, idle_time_limit)
 
-    def export(self, path: str | os.PathLike[str], fps: float = 10.0) -> Path:
-        """Write the drawn frames as a video (.mp4) or animation (.gif)."""
+    def export(self, path: str | os.PathLike[str], fps: float = 10.0, *,
+               idle_time_limit: float | None = IDLE_TIME_LIMIT,
+               holds: Mapping[int, float] | None = None) -> Path:
+        """Write the drawn frames as a video (.mp4) or animation (.gif).
+
+        idle_time_limit: pauses longer than this many seconds are cut to it (None or 0: real
+            time, start-up waits included).
+        holds: step index (StepOutput.index) -> the least seconds its frame stays on screen,
+            so a viewer can read it (a scripted tour's pace).
+        """
+        self.frames.wait()
         if not self.recorder.frames:
             raise SessionError("no frames to export")
-        return self.recorder.export(path, fps)
+        return self.recorder.export(path, fps, idle_time_limit=idle_time_limit, holds=holds)
 
     def close(self) -> None:
         """End the shell (and everything it started) and close reasoners and recordings."""
         if self._closed:
             return
         self._closed = True
+        self.frames.close()
         _close_all(self.shell, self.reasoners)
         self.recorder.close()
 
@@ -576,35 +519,15 @@ class Session:
     # -- state -> caption -> render -> verify ------------------------------------------------
     def _frame_step(self, kind: str, action: str, route: str | None, reason: str,
                     trace: dict[str, Any], damage: set[int] | None) -> StepOutput:
-        timings: dict[str, float] = {}
+        """The step of the screen as it is now; its frame is drawn by `self.frames`."""
         t = time.perf_counter()
         screen = self.terminal.snapshot()
-        timings["state"] = (time.perf_counter() - t) * 1000
-
-        t = time.perf_counter()
-        caption = self.renderer.caption(screen, damage=damage, tier=self.config.caption_tier,
-                                        action=action, route=route)
-        timings["caption"] = (time.perf_counter() - t) * 1000
-
-        t = time.perf_counter()
-        frame, rows, info = _draw(self.renderer, self.verifier.raster, screen, damage=damage,
-                                  caption=caption, action=action, seed=self.config.seed)
-        timings["render"] = (time.perf_counter() - t) * 1000
-
-        t = time.perf_counter()
-        frame, accuracy, vtrace = self.verifier.step(self.renderer, screen, frame, rows) \
-            if self.config.verify else (frame, {}, {})
-        timings["verify"] = (time.perf_counter() - t) * 1000
-        timings["total"] = sum(timings.values())
-
-        trace = dict(trace)
-        trace["render"] = info
-        if vtrace:
-            trace["verify"] = vtrace
+        state_ms = (time.perf_counter() - t) * 1000
         self._index += 1
-        step = StepOutput(self._index, kind, action, screen, frame, route, reason, caption,
-                          timings, accuracy, trace)
-        self.recorder.frame(frame, screen.rows, step.to_json())
+        step = StepOutput.drawing(self._index, kind, action, screen, route, reason)
+        job = FrameJob(self.renderer, self.verifier, damage, trace, {"state": state_ms},
+                       self.config.caption_tier, self.config.seed, self.config.verify)
+        self.frames.draw(step, job, inline=self.on_frame is not None)
         self.steps.append(step)
         self._last = step
         if self.on_frame is not None:

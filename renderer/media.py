@@ -11,12 +11,14 @@ is rounded up to even numbers, which H.264 in yuv420p needs.
             video.add(frame)
 
 `write_video(path, frames, fps=..., times=...)` does the same in one call, resampling frames that
-arrive at irregular `times` to the constant frame rate a video has.
+arrive at irregular `times` to the constant frame rate a video has; `retime` paces such times for
+a viewer first (long pauses cut, a minimum time on screen per frame).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import tempfile
@@ -107,11 +109,30 @@ def even_size(width: int, height: int) -> tuple[int, int]:
     return width + width % 2, height + height % 2
 
 
-def resample(frames: Iterable[np.ndarray], times: Sequence[float], fps: float
-             ) -> Iterator[np.ndarray]:
+def retime(times: Sequence[float], *, idle_time_limit: float | None = None,
+           holds: Sequence[float] | None = None) -> tuple[list[float], float]:
+    """When frames shown at `times` (seconds, non-decreasing) appear in a video, paced for a
+    viewer: the first at 0, every pause cut to at most `idle_time_limit` (asciinema's
+    convention: a wait is shown, not sat through), then stretched to at least the frame's
+    `holds` entry (seconds it stays up so it can be read; it wins over the limit). Returns
+    (times, end): end is when the last frame's hold is over (its own time without a hold)."""
+    if holds is not None and len(holds) != len(times):
+        raise ValueError(f"{len(holds)} holds for {len(times)} frames")
+    limit = idle_time_limit if idle_time_limit and idle_time_limit > 0 else math.inf
+    out: list[float] = []
+    now = 0.0
+    for i, t in enumerate(times):
+        out.append(now)
+        gap = min(max(times[i + 1] - t, 0.0), limit) if i + 1 < len(times) else 0.0
+        now += max(gap, holds[i] if holds is not None else 0.0)
+    return out, now
+
+
+def resample(frames: Iterable[np.ndarray], times: Sequence[float], fps: float,
+             end: float | None = None) -> Iterator[np.ndarray]:
     """Frames shown at `times` (seconds, non-decreasing) as a constant-`fps` sequence: output
     frame k is the last input frame at or before k / fps, up to the first k / fps that reaches
-    the last frame's time."""
+    the last frame's time, or up to `end` (the last frame is held until then)."""
     it = iter(frames)
     times = list(times)
     if not times:
@@ -120,6 +141,8 @@ def resample(frames: Iterable[np.ndarray], times: Sequence[float], fps: float
     if current is None:
         return
     n_out = int(np.ceil(times[-1] * fps - 1e-9)) + 1  # the last frame is shown, at least once
+    if end is not None:
+        n_out = max(n_out, int(np.ceil(end * fps - 1e-9)))
     i = 0  # index of `current` in times
     for k in range(n_out):
         t = k / fps
@@ -258,13 +281,16 @@ class VideoWriter:
 
 def write_video(path: str | os.PathLike[str], frames: Iterable[np.ndarray], *,
                 fps: float = 10.0, times: Sequence[float] | None = None,
-                size: tuple[int, int] | None = None, crf: int = 12, scale: int = 1) -> Path:
+                end: float | None = None, size: tuple[int, int] | None = None, crf: int = 12,
+                scale: int = 1) -> Path:
     """Write frames to an .mp4 or .gif; returns the path (see `VideoWriter` for the options).
 
-    times: when each frame appears (seconds); the frames are then resampled to `fps`.
-    Without `times` the frames are taken as already being at `fps`.
+    times: when each frame appears (seconds); the frames are then resampled to `fps`, and the
+    last one is held until `end` (seconds) when given. Without `times` the frames are taken as
+    already being at `fps`.
     """
-    seq: Iterable[np.ndarray] = resample(frames, times, fps) if times is not None else frames
+    seq: Iterable[np.ndarray] = (resample(frames, times, fps, end) if times is not None
+                                 else frames)
     with VideoWriter(path, fps=fps, size=size, crf=crf, scale=scale) as video:
         for frame in seq:
             video.add(frame)
@@ -337,4 +363,4 @@ def _one_line(e: BaseException) -> str:
 
 
 __all__ = ["FrameDir", "MediaError", "VideoWriter", "atomic_write_bytes", "atomic_write_text",
-           "even_size", "fit_frame", "resample", "save_png", "write_video"]
+           "even_size", "fit_frame", "resample", "retime", "save_png", "write_video"]

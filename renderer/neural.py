@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -236,6 +236,73 @@ def cpu_has_native_bf16() -> bool:
     return False
 
 
+# -- the denoising loop ----------------------------------------------------------------------
+@torch.inference_mode()
+def denoise_rows(model: Any, scheduler: Any, caption: CellCaption, prev: np.ndarray | None, *,
+                 rows: list[int], steps: int, seed: int, guidance: float = 1.0,
+                 action: Any = None, frame_index: int = 0, base: torch.Tensor | None = None,
+                 bf16: bool = False, on_step: Callable[[], None] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Generate the patches of some rows: CellDiT -> FlowMatchEulerDiscreteScheduler.step.
+
+    caption: tokens of the R rows; prev: (R, C, P) uint8 previous pixels or None (a first
+    frame); rows: the screen row numbers and frame_index: the frame's number (together with
+    seed they seed each row's noise); guidance: classifier-free guidance scale (1: none);
+    base: None, or (R, C, P) in [-1, 1] that the model's x0 prediction is a correction of;
+    bf16: the model's matrix products under CPU autocast; on_step: called after each step.
+    Returns (patches (R, C, P) uint8, finite (R,) bool); non-finite rows are zeroed, not drawn.
+    """
+    cfg = model.config
+    r, c, _ = caption.glyph.shape
+    p = model.patch
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    # 1. inputs as tensors
+    glyph = torch.from_numpy(caption.glyph)  # (R, C, G)
+    colours = torch.from_numpy(caption.colours)  # (R, C, 6)
+    bits = torch.from_numpy(caption.bits)  # (R, C, 6)
+    hint = torch.from_numpy(caption.hint) if cfg.glyph_hint else None
+    if prev is None:
+        prev_t = torch.zeros(r, c, p)
+    else:
+        prev_t = torch.from_numpy(prev).float() / 127.5 - 1.0
+    act = torch.full((r,), action_bucket(action, cfg.action_buckets), dtype=torch.long)
+    # 2. initial noise, one generator per row, so a row's noise does not depend on its batch
+    x = torch.empty(r, c, p)  # (R, C, P)
+    for i, row in enumerate(rows):
+        gen = torch.Generator().manual_seed(row_seed(seed, row, frame_index))
+        x[i] = torch.randn(c, p, generator=gen)
+    # 3. timesteps: evenly spaced sigmas from 1 (noise) to 0
+    sigmas = np.linspace(1.0, 0.0, steps + 1)[:-1].tolist()
+    scheduler.set_timesteps(sigmas=sigmas)
+    guided = guidance != 1.0
+    for i, t in enumerate(scheduler.timesteps):
+        sigma = float(sigmas[i])
+        tt = torch.full((r,), sigma)
+        # 4. x0 prediction (a doubled batch for classifier-free guidance)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            if guided:
+                both = lambda a: None if a is None else torch.cat([a, a])  # noqa: E731
+                mask = torch.cat([torch.ones(r), torch.zeros(r)])
+                out = model(both(x), both(tt), both(prev_t), both(glyph), both(colours),
+                            both(bits), both(act), both(hint), caption_mask=mask).float()
+                x0_c, x0_u = out[:r], out[r:]
+                x0 = x0_u + guidance * (x0_c - x0_u)
+            else:
+                x0 = model(x, tt, prev_t, glyph, colours, bits, act, hint).float()
+        if base is not None:
+            x0 = x0 + base
+        # 5. flow-matching Euler step: the scheduler wants the velocity (noise - x0)
+        x = scheduler.step((x - x0) / sigma, t, x, return_dict=False)[0]
+        if on_step is not None:
+            on_step()
+    # 6. pixels
+    finite = torch.isfinite(x).flatten(1).all(1).numpy()
+    x = torch.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0).clamp(-1, 1)
+    patches = ((x + 1) * 127.5).round().to(torch.uint8).numpy()
+    return patches, finite
+
+
 # -- checkpoint ------------------------------------------------------------------------------
 def weights_path(path: str | Path) -> Path:
     """The CellDiT weights file of a checkpoint folder: transformer/ in diffusers' pipeline
@@ -431,68 +498,17 @@ class NeuralRenderer:
             tier, held = caption.tier, caption.withheld
         return self.captioner.encode(screen, rows, tier, held)
 
-    # -- the pipeline: an explicit denoising loop ----------------------------------------
+    # -- the pipeline: an explicit denoising loop (denoise_rows) ----------------------------
     @torch.inference_mode()
     def denoise(self, caption: CellCaption, prev: np.ndarray | None, *, rows: list[int],
                 steps: int, seed: int, guidance: float = 1.0, action: Any = None,
                 frame_index: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Generate the patches of some rows.
-
-        caption: tokens of the R rows; prev: (R, C, P) uint8 previous pixels or None;
-        rows: the screen row numbers (they seed the noise). Returns (patches (R, C, P) uint8,
-        finite (R,) bool).
-        """
-        model = self.model
-        cfg = model.config
-        r, c, _ = caption.glyph.shape
-        p = model.patch
-        if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
-        # 1. inputs as tensors
-        glyph = torch.from_numpy(caption.glyph)
-        colours = torch.from_numpy(caption.colours)
-        bits = torch.from_numpy(caption.bits)
-        hint = torch.from_numpy(caption.hint) if cfg.glyph_hint else None
-        if prev is None:
-            prev_t = torch.zeros(r, c, p)
-        else:
-            prev_t = torch.from_numpy(prev).float() / 127.5 - 1.0
-        act = torch.full((r,), action_bucket(action, cfg.action_buckets), dtype=torch.long)
-        # 2. initial noise, one generator per row
-        noise = torch.empty(r, c, p)
-        for i, row in enumerate(rows):
-            gen = torch.Generator().manual_seed(row_seed(seed, row, frame_index))
-            noise[i] = torch.randn(c, p, generator=gen)
-        # 3. timesteps: evenly spaced sigmas from 1 (noise) to 0
-        sigmas = np.linspace(1.0, 0.0, steps + 1)[:-1].tolist()
-        self.scheduler.set_timesteps(sigmas=sigmas)
-        x = noise
-        cond = guidance != 1.0
-        base = self.x0_base(caption)  # None, or (R, C, P) the model's output is added to
-        bf16 = self.precision == "bfloat16"
-        for i, t in enumerate(self.scheduler.timesteps):
-            sigma = float(sigmas[i])
-            tt = torch.full((r,), sigma)
-            # 4. x0 prediction (doubled batch for classifier-free guidance)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                if cond:
-                    both = lambda a: None if a is None else torch.cat([a, a])  # noqa: E731
-                    mask = torch.cat([torch.ones(r), torch.zeros(r)])
-                    out = model(both(x), both(tt), both(prev_t), both(glyph), both(colours),
-                                both(bits), both(act), both(hint), caption_mask=mask).float()
-                    x0_c, x0_u = out[:r], out[r:]
-                    x0 = x0_u + guidance * (x0_c - x0_u)
-                else:
-                    x0 = model(x, tt, prev_t, glyph, colours, bits, act, hint).float()
-            if base is not None:
-                x0 = x0 + base
-            # 5. flow-matching Euler step: the scheduler wants the velocity (noise - x0)
-            v = (x - x0) / sigma
-            x = self.scheduler.step(v, t, x, return_dict=False)[0]
-        finite = torch.isfinite(x).flatten(1).all(1).numpy()
-        x = torch.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0).clamp(-1, 1)
-        patches = ((x + 1) * 127.5).round().to(torch.uint8).numpy()
-        return patches, finite
+        """Generate the patches of some rows with this renderer's model, scheduler, precision
+        and x0 base (arguments and result as `denoise_rows`)."""
+        return denoise_rows(self.model, self.scheduler, caption, prev, rows=rows, steps=steps,
+                            seed=seed, guidance=guidance, action=action,
+                            frame_index=frame_index, base=self.x0_base(caption),
+                            bf16=self.precision == "bfloat16")
 
     def x0_base(self, caption: CellCaption) -> torch.Tensor | None:
         """What the model's x0 prediction is a correction of, in [-1, 1]: nothing here; a look

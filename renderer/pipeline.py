@@ -9,8 +9,9 @@ A checkpoint folder in diffusers' layout holds `model_index.json`, `transformer/
 config.json + diffusion_pytorch_model.safetensors) and `scheduler/` (the flow-matching Euler
 scheduler); `save_pretrained` writes that layout and `NeuralRenderer` loads such a folder through
 this class. A call draws a whole screen as a first frame: every row from its cell-aligned caption,
-with no previous frame, so the image equals `NeuralRenderer`'s first frame of the same screen with
-the same seed (the renderer adds the frame cache, damage and repair on top).
+with no previous frame, through the renderer's own denoising loop (`neural.denoise_rows`), so the
+image equals `NeuralRenderer`'s first frame of the same screen with the same seed (the renderer
+adds the frame cache, damage and repair on top).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from terminal.themes import Theme
 
 from .fonts import FontSpec
 from .models.cell_dit import CellDiT
-from .neural import CellCaptioner, CheckpointError, action_bucket, patches_to_rows, row_seed
+from .neural import CellCaptioner, CheckpointError, denoise_rows, patches_to_rows
 
 PIPELINE_INDEX = "model_index.json"
 
@@ -105,8 +106,7 @@ class TerminalPipeline(DiffusionPipeline):
         """
         # 1. check inputs
         state = self.check_inputs(screen, num_inference_steps, guidance_scale)
-        model = self.transformer
-        cfg = model.config
+        cfg = self.transformer.config
         if generator is None:
             seed = int(torch.randint(0, 2**62, (1,)).item())
         else:
@@ -114,44 +114,13 @@ class TerminalPipeline(DiffusionPipeline):
         # 2. the cell-aligned caption of every row
         rows = list(range(state.rows))
         caption = self.captioner(theme).encode(state, rows)
-        r, c, _ = caption.glyph.shape
-        p = model.patch
-        glyph = torch.from_numpy(caption.glyph)  # (R, C, G)
-        colours = torch.from_numpy(caption.colours)  # (R, C, 6)
-        bits = torch.from_numpy(caption.bits)  # (R, C, 6)
-        hint = torch.from_numpy(caption.hint) if cfg.glyph_hint else None
-        prev = torch.zeros(r, c, p)  # a first frame: nothing drawn before
-        act = torch.full((r,), action_bucket(action, cfg.action_buckets), dtype=torch.long)
-        # 3. initial noise, one generator per row
-        x = torch.empty(r, c, p)  # (R, C, P)
-        for i, row in enumerate(rows):
-            x[i] = torch.randn(c, p, generator=torch.Generator().manual_seed(
-                row_seed(seed, row, 0)))
-        # 4. timesteps: evenly spaced sigmas from 1 (noise) down to 0
-        sigmas = np.linspace(1.0, 0.0, num_inference_steps + 1)[:-1].tolist()
-        self.scheduler.set_timesteps(sigmas=sigmas)
-        guided = guidance_scale != 1.0
+        # 3. the denoising loop (the renderer's own): a first frame, nothing drawn before it
         with self.progress_bar(total=num_inference_steps) as bar:
-            for i, t in enumerate(self.scheduler.timesteps):
-                sigma = float(sigmas[i])
-                tt = torch.full((r,), sigma)
-                # 5. x0 prediction (a doubled batch for classifier-free guidance)
-                if guided:
-                    def both(a: torch.Tensor | None) -> torch.Tensor | None:
-                        return None if a is None else torch.cat([a, a])
-                    mask = torch.cat([torch.ones(r), torch.zeros(r)])
-                    out = model(both(x), both(tt), both(prev), both(glyph), both(colours),
-                                both(bits), both(act), both(hint), caption_mask=mask).float()
-                    x0 = out[r:] + guidance_scale * (out[:r] - out[r:])
-                else:
-                    x0 = model(x, tt, prev, glyph, colours, bits, act, hint).float()
-                # 6. flow-matching Euler step: the scheduler takes the velocity (noise - x0)
-                x = self.scheduler.step((x - x0) / sigma, t, x, return_dict=False)[0]
-                bar.update()
-        # 7. pixels; rows whose output is not finite come from the reference rasterizer
-        finite = torch.isfinite(x).flatten(1).all(1).numpy()
-        x = torch.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0).clamp(-1, 1)
-        patches = ((x + 1) * 127.5).round().to(torch.uint8).numpy()
+            patches, finite = denoise_rows(
+                self.transformer, self.scheduler, caption, None, rows=rows,
+                steps=num_inference_steps, seed=seed, guidance=guidance_scale, action=action,
+                on_step=bar.update)
+        # 4. pixels; rows whose output is not finite come from the reference rasterizer
         if not finite.all():
             bad = np.flatnonzero(~finite)
             patches[bad] = caption.target()[bad]

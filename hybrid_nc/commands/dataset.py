@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._progress import bar, summary
 from .replay import _seconds, _theme_name
 
 
@@ -50,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
     from .replay import make_renderer
 
     warnings: list[str] = []  # said after the export, so that a failure stays one line
+    frames: list[int] = []  # per recording
 
-    def rows():  # type: ignore[no-untyped-def]
+    def rows(advance):  # type: ignore[no-untyped-def]
         for cast in args.casts:
             renderer = None
             if args.renderer != "raster":
@@ -59,12 +61,24 @@ def run(args: argparse.Namespace) -> int:
 
                 theme = args.theme or read_cast(cast).theme or "dark"
                 renderer = make_renderer(args.renderer, theme)
-            yield from cast_frames(cast, renderer=renderer, theme=args.theme,
+            frames.append(0)
+            for row in cast_frames(cast, renderer=renderer, theme=args.theme,
                                    idle_time_limit=args.idle_time_limit,
                                    max_frames=args.max_frames,
-                                   warn=lambda m, c=cast: warnings.append(f"{c}: {m}"))
+                                   warn=lambda m, c=cast: warnings.append(f"{c}: {m}")):
+                frames[-1] += 1
+                advance(0, frames=sum(frames))
+                yield row
+            advance()
 
-    dataset = write_episodes(rows(), Path(args.out))
+    import datasets
+
+    datasets.disable_progress_bars()  # ours covers the export; theirs prints even into a log
+    with bar("dataset export", len(args.casts), unit="recording") as advance:
+        dataset = write_episodes(rows(advance), Path(args.out))
+    if len(args.casts) > 1:
+        summary("hybrid-nc dataset export", ["recording", "frames"],
+                [[Path(c).name, n] for c, n in zip(args.casts, frames, strict=False)])
     for message in warnings:
         print(f"hybrid-nc dataset: warning: {message}", file=sys.stderr)
     print(f"wrote {len(dataset)} frames of {len(args.casts)} recording"

@@ -1,6 +1,8 @@
 """`hybrid-nc demo`: a scripted tour of the hybrid terminal on the embedded defaults.
 
 Writes DIR/session.cast (asciicast v2), DIR/session.mp4 and DIR/report.json (DESIGN.md format).
+The video is paced for a viewer: waits (the shell starting, a model thinking) are cut to the idle
+time limit, and each step of the tour stays on screen long enough to read.
 """
 
 from __future__ import annotations
@@ -12,7 +14,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from orchestrator.recorder import IDLE_TIME_LIMIT
+
 from ._common import add_session_args, session_kwargs
+from ._progress import bar, summary
+from .replay import _seconds
+
+# seconds a tour step's result stays in the video, and a typed key (four keys a second: a
+# steady typist, and one video frame each at the default 4 frames/s)
+READ_HOLD = 2.0
+TYPE_HOLD = 0.25
 
 # (kind, value, what the viewer should notice)
 TOUR: list[tuple[str, Any, str]] = [
@@ -50,6 +61,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="hybrid-nc-demo", metavar="DIR",
                    help="output directory (default: ./hybrid-nc-demo)")
     p.add_argument("--fps", type=float, default=4.0, help="frames per second of session.mp4")
+    p.add_argument("--idle-time-limit", type=_seconds, default=IDLE_TIME_LIMIT,
+                   metavar="SECONDS", help="cut longer pauses to this in session.mp4, and tell "
+                   f"players of session.cast to (default {IDLE_TIME_LIMIT:g}; 0: real time)")
+    p.add_argument("--hold", type=_seconds, default=READ_HOLD, metavar="SECONDS",
+                   help=f"least time each step stays on screen in session.mp4 (default "
+                   f"{READ_HOLD:g})")
     p.set_defaults(run=run)
 
 
@@ -60,12 +77,15 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     steps_report: list[dict[str, Any]] = []
-    with Session(**session_kwargs(args)) as s:
+    holds: dict[int, float] = {}  # step index -> seconds on screen in the video
+    table: list[list[Any]] = []
+    with Session(**session_kwargs(args)) as s, bar("demo", len(TOUR), unit="step") as advance:
         print(f"hybrid-nc demo: renderer={s.report()['renderer']}, "
               f"reasoners={','.join(s.config.reasoners)}", file=sys.stderr)
         for kind, value, note in TOUR:
             if value.startswith("ask ") and "llm" not in s.reasoners:
                 print(f"  {value[:48]:<48} skipped: no LLM in this session", file=sys.stderr)
+                advance()
                 continue
             if kind == "run":
                 steps = [s.run(value)]
@@ -74,12 +94,13 @@ def run(args: argparse.Namespace) -> int:
             else:
                 steps = [s.key(value)]
             last = steps[-1]
+            for step in steps:
+                holds[step.index] = TYPE_HOLD if kind == "type" else args.hold
+            advance()
             acc = last.accuracy
             if note:
-                print(f"  {value[:48]:<48} route={last.route or '-':<7} "
-                      f"raw={acc.get('raw', float('nan')):.4f} "
-                      f"repaired={acc.get('repaired', float('nan')):.4f} "
-                      f"render={last.timings.get('render', 0):.0f}ms  # {note}", file=sys.stderr)
+                table.append([value[:48], last.route or "-", acc.get("raw"), acc.get("repaired"),
+                              f"{last.timings.get('render', 0):.0f}", note])
             if last.route == "llm":
                 trace = last.trace
                 computed = (f", expression {trace['expression']!r} = {trace['result']} (sympy)"
@@ -89,14 +110,17 @@ def run(args: argparse.Namespace) -> int:
                       file=sys.stderr)
         report = s.report()
         steps_report = report["steps"]
-        s.save(out / "session.cast")
-        s.export(out / "session.mp4", fps=args.fps)
+        s.save(out / "session.cast", idle_time_limit=args.idle_time_limit)
+        s.export(out / "session.mp4", fps=args.fps, idle_time_limit=args.idle_time_limit,
+                 holds=holds)
         final_text = s.screen.text
     report["wall_s"] = round(time.monotonic() - t0, 2)
     tmp = out / "report.json.tmp"
     tmp.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     tmp.replace(out / "report.json")
     print(final_text.rstrip("\n"))
+    summary("hybrid-nc demo", ["step", "route", "raw", "repaired", "render ms", "what to see"],
+            table)
     raw = report["summary"]["accuracy_raw_mean"]
     rep = report["summary"]["accuracy_repaired_mean"]
     accuracy = ("not verified" if raw is None else

@@ -1,8 +1,8 @@
 """`hybrid-nc eval`: the paper's findings reproduced, one subcommand each (hybrid_nc/evaluation/).
 
-    hybrid-nc eval {ocr,arith,captions,injection,latency,all} [--renderer R] [--json OUT]
-                   [--quick] [--casts DIR] [--seed N] [--out DIR]
-    hybrid-nc eval train-ablations [--only NAME,...] [--steps N]
+    hybrid-nc eval {ocr,arith,captions,injection,latency,budget,all} [--renderer R]
+                   [--json OUT] [--quick] [--casts DIR] [--seed N] [--out DIR] [--retrain]
+    hybrid-nc eval train-ablations [--only NAME,...] [--budget N] [--seeds 0,1,2]
 
 Each subcommand writes OUT_DIR/<name>.json (with commit, machine, seeds, package versions) and
 OUT_DIR/<name>.md (the table, the paper's figures beside ours); `all` also writes report.md with
@@ -18,14 +18,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-SUBCOMMANDS = ("ocr", "arith", "captions", "injection", "latency", "all")
+from ._common import positive_int
+from ._progress import summary
+
+SUBCOMMANDS = ("ocr", "arith", "captions", "injection", "latency", "budget", "all")
 
 # (quick, full) sizes of each subcommand
 SIZES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "ocr": ({"per_cast": 2, "tess_limit": 6}, {"per_cast": 5, "tess_limit": None}),
-    "arith": ({"n_generated": 12, "n_shared": 4}, {"n_generated": 100, "n_shared": 50}),
+    "arith": ({"n_generated": 12, "n_shared": 4}, {"n_generated": 200, "n_shared": 100}),
     "captions": ({"max_frames": 10}, {"max_frames": None}),
     "injection": ({"max_frames": 10}, {"max_frames": None}),
+    "budget": ({"max_frames": 4}, {"max_frames": 12}),
     "latency": ({"keystrokes": 16, "commands": 6, "full_frames": 3, "row_frames": 20},
                 {"keystrokes": 60, "commands": 24, "full_frames": 10, "row_frames": 100}),
 }
@@ -47,15 +51,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     common.add_argument("--casts", metavar="DIR", default=str(DEFAULT_CASTS),
                         help="directory of asciicast recordings (default: ../shared/data/casts)")
     common.add_argument("--seed", type=int, default=0, help="seed of sampling and generation")
+    common.add_argument("--steps", type=positive_int, metavar="N",
+                        help="sampling steps of the renderers that sample (default: each "
+                        "model's own; the raster draws exactly either way)")
     common.add_argument("--out", metavar="DIR", default=str(DEFAULT_OUT),
                         help="where the JSON/Markdown/plots go (default ./hybrid-nc-eval; the committed "
                              "pages: benchmarks/results/eval)")
     common.add_argument("--no-tesseract", action="store_true",
-                        help="ocr: skip the Tesseract judge (the cell OCR still runs)")
+                        help="ocr, arith: skip the Tesseract judge (the cell OCR still runs; "
+                             "--quick arith never uses it)")
     common.add_argument("--routes", default="python3,sympy",
                         help="arith: python3 and/or sympy (comma-separated)")
     common.add_argument("--items", type=int, metavar="N",
                         help="arith: N generated items and N/2 shared ones (overrides the size)")
+    common.add_argument("--train-seeds", metavar="S,S,...",
+                        help="budget: the training seeds to score (default: every one trained); "
+                             "all --retrain: the seeds to train (default: the configs')")
+    common.add_argument("--at", metavar="STEP,STEP,...",
+                        help="budget: the checkpoints to score (default: 250,500,1000 and the last)")
+    common.add_argument("--train-budget", type=positive_int, metavar="N",
+                        help="budget: score the runs of N training steps (default: the configs')")
+    common.add_argument("--retrain", action="store_true",
+                        help="all: first retrain the ablation variants (train-ablations, the "
+                             "configs' budget; --train-seeds), then evaluate them")
     common.add_argument("--quiet", action="store_true", help="no progress bars")
     evsub = p.add_subparsers(dest="eval_command", metavar="SUBCOMMAND", required=True,
                              parser_class=type(p))
@@ -64,6 +82,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
              "captions": "semantic vs regular vs detailed caption tiers (equal budgets)",
              "injection": "external / contextual / residual / internal injection (equal budgets)",
              "latency": "keystroke/command -> frame p50/p95, frames/s, peak memory",
+             "budget": "the ablations at several training budgets and seeds (runs/ablations)",
              "all": "everything above plus report.md with plots"}
     for name in SUBCOMMANDS:
         sp = evsub.add_parser(name, parents=[common], help=helps[name], description=helps[name])
@@ -72,7 +91,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                           "(hybrid_nc/configs/ablation_*.json) into renderer/checkpoints/ablations",
                           description="train the ablation variants")
     tr.add_argument("--only", help="comma-separated variant names (default: all)")
-    tr.add_argument("--steps", type=int, help="override the configs' step budget (all alike)")
+    tr.add_argument("--steps", "--budget", dest="steps", type=int, metavar="N",
+                    help="training steps: override the configs' budget (all alike)")
+    tr.add_argument("--seeds", default=None, metavar="S,S,...",
+                    help="training seeds, e.g. 0,1,2 (default: the configs' seed, the one "
+                         "exported); other seeds train into runs/ablations/NAME-seedS")
+    tr.add_argument("--no-snapshots", action="store_true",
+                    help="do not keep each checkpoint in runs/ablations/NAME/snapshots/STEP "
+                         "(the budget curve reads them)")
     tr.add_argument("--resume", action="store_true", help="continue the runs in runs/ablations")
     tr.add_argument("--no-export", action="store_true",
                     help="leave the models in runs/ablations (do not overwrite the committed ones)")
@@ -96,9 +122,13 @@ def run(args: argparse.Namespace) -> int:
     sub = args.eval_command
     if args.json and sub == "all":
         raise EvalError("--json names one result file; with `all` every result is in --out")
+    if args.retrain and sub != "all":
+        raise EvalError("--retrain goes with `all` (or run `hybrid-nc eval train-ablations`)")
     t0 = time.perf_counter()
+    if args.retrain:
+        _retrain(args.train_seeds)
     done = {}
-    for name in (SUBCOMMANDS[:-1] if sub == "all" else (sub,)):
+    for name in (_all_names(args) if sub == "all" else (sub,)):
         res, md = _run_one(name, args, casts_dir)
         from hybrid_nc.evaluation.common import write_result
 
@@ -108,7 +138,29 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nwrote {jp} and {mp} ({res.get('wall_s')} s)\n", file=sys.stderr, flush=True)
     if sub == "all":
         _report(out, done, time.perf_counter() - t0)
+        summary("hybrid-nc eval all", ["subcommand", "wall s", "results"],
+                [[name, res.get("wall_s"), str(out / f"{name}.md")]
+                 for name, (res, _md) in done.items()])
     return 0
+
+
+def _all_names(args: argparse.Namespace) -> list[str]:
+    """What `all` runs: every subcommand; the budget curve only in full runs and only where
+    training snapshots exist (they live in runs/, which is not shipped)."""
+    from hybrid_nc.evaluation.budget import variant_names
+    from hybrid_nc.evaluation.variants import ablation_configs, snapshot_dirs
+
+    names = [n for n in SUBCOMMANDS[:-1] if n != "budget"]
+    if not args.quick and any(snapshot_dirs(c) for c in ablation_configs(variant_names())):
+        names.append("budget")
+    return names
+
+
+def _retrain(seeds: str | None) -> None:
+    """train-ablations over every variant at the configs' budget (and export the configs'
+    seed), as `hybrid-nc eval train-ablations --seeds ...` does."""
+    run_train(argparse.Namespace(only=None, steps=None, seeds=seeds, no_snapshots=False,
+                                 resume=False, no_export=False, export_only=False))
 
 
 def _check_renderers(names: list[str]) -> None:
@@ -132,7 +184,8 @@ def _run_one(name: str, args: argparse.Namespace, casts_dir: Path) -> tuple[dict
     quiet = bool(args.quiet)
     if name == "ocr":
         res = ocr.run_ocr(_names(args.renderer, ["raster", "neural"]), cast_files(casts_dir),
-                          seed=args.seed, tesseract=not args.no_tesseract, quiet=quiet, **size)
+                          seed=args.seed, tesseract=not args.no_tesseract, quiet=quiet,
+                          steps=args.steps, **size)
         return res, ocr.markdown(res)
     if name == "arith":
         routes = _names(args.routes, ["python3", "sympy"])
@@ -140,19 +193,30 @@ def _run_one(name: str, args: argparse.Namespace, casts_dir: Path) -> tuple[dict
             if args.items < 1:
                 raise EvalError(f"--items must be at least 1, got {args.items}")
             size = {"n_generated": args.items, "n_shared": args.items // 2}
-        res = arith.run_arith(seed=args.seed, routes=routes, quiet=quiet,
+        res = arith.run_arith(seed=args.seed, routes=routes, quiet=quiet, steps=args.steps,
                               reprompted=_names(args.renderer, ["neural", "ablation:detailed"]),
-                              **size)
+                              tesseract=not (args.quick or args.no_tesseract), **size)
         return res, arith.markdown(res)
+    if name == "budget":
+        from hybrid_nc.evaluation import budget
+
+        res = budget.run_budget(heldout_files(casts_dir), seed=args.seed, quiet=quiet,
+                                sampling_steps=args.steps, budget=args.train_budget,
+                                seeds=_seeds(args.train_seeds) or None,
+                                steps=_seeds(args.at, "--at") or None, **size)
+        png = budget.plot(res, Path(args.out) / "budget_curve.png")
+        res["plot"] = str(png) if png else None
+        return res, budget.markdown(res)
     if name == "captions":
-        res = captions.run_captions(heldout_files(casts_dir), seed=args.seed, quiet=quiet, **size)
+        res = captions.run_captions(heldout_files(casts_dir), seed=args.seed, quiet=quiet,
+                                    steps=args.steps, **size)
         return res, captions.markdown(res)
     if name == "injection":
         res = injection.run_injection(heldout_files(casts_dir), seed=args.seed, quiet=quiet,
-                                      **size)
+                                      steps=args.steps, **size)
         return res, injection.markdown(res)
     res = latency.run_latency(_names(args.renderer, ["neural", "raster"]), seed=args.seed,
-                              quiet=quiet, **size)
+                              quiet=quiet, steps=args.steps, **size)
     return res, latency.markdown(res)
 
 
@@ -175,6 +239,15 @@ def _report(out: Path, done: dict[str, tuple[dict[str, Any], str]], wall: float)
     print(f"wrote {path} (eval all: {wall:.0f} s)", file=sys.stderr)
 
 
+def _seeds(arg: str | None, flag: str = "--seeds") -> list[int]:
+    from ._common import UsageError
+
+    try:
+        return [int(x) for x in _names(arg, [])]
+    except ValueError:
+        raise UsageError(f"{flag} takes comma-separated integers, got {arg!r}") from None
+
+
 def run_train(args: argparse.Namespace) -> int:
     """Train (and export) the ablation variants."""
     from hybrid_nc.evaluation.variants import (
@@ -191,12 +264,18 @@ def run_train(args: argparse.Namespace) -> int:
             print(f"exported {export_variant(v, ABLATIONS / v.name, steps=args.steps)}")
         print(f"wrote {write_readme()}", file=sys.stderr)
         return 0
-    for v in variants:
-        t = time.perf_counter()
-        res = train_variant(v, export=None if args.no_export else ABLATIONS / v.name,
-                            steps=args.steps, resume=args.resume,
-                            log=lambda m, n=v.name: print(f"{n}: {m}", file=sys.stderr, flush=True))
-        print(f"{v.name}: {res} ({time.perf_counter() - t:.0f} s)", flush=True)
+    seeds = _seeds(args.seeds)
+    # seed after seed, so a run cut short has every variant at the earlier seeds
+    for seed in seeds or [None]:
+        for v in variants:
+            t = time.perf_counter()
+            shipped = seed is None or seed == v.train.get("seed", 0)
+            res = train_variant(
+                v, export=None if args.no_export or not shipped else ABLATIONS / v.name,
+                steps=args.steps, seed=seed, resume=args.resume,
+                snapshots=not args.no_snapshots,
+                log=lambda m, n=v.name: print(f"{n}: {m}", file=sys.stderr, flush=True))
+            print(f"{v.name}: {res} ({time.perf_counter() - t:.0f} s)", flush=True)
     if not args.no_export:
         print(f"wrote {write_readme()}", file=sys.stderr)
     return 0

@@ -23,7 +23,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hybrid_nc import Session
-
     from renderer.media import save_png
 
     with Session(**session_kwargs(args)) as s:

@@ -15,7 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from orchestrator.recorder import IDLE_TIME_LIMIT
+
 from ._common import add_look_arg, positive_int, renderer_name, renderer_options, seed_int
+from ._progress import bar
 
 DEFAULT_FPS = 10.0
 
@@ -94,7 +97,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rows", type=positive_int,
                    help="pad frames to at least this many rows (default: the recording's)")
     p.add_argument("--idle-time-limit", type=_seconds, metavar="SECONDS",
-                   help="cap pauses at this many seconds (default: the recording's header)")
+                   help="cut pauses to this many seconds (default: the recording's header, "
+                   f"else {IDLE_TIME_LIMIT:g}, as asciinema's players; 0: real time)")
     p.add_argument("--scale", type=_scale,
                    help="integer pixel scale of the video (default 2 for MP4, whose "
                    "half-resolution colour would otherwise blur coloured text; 1 for GIF)")
@@ -117,7 +121,9 @@ def run(args: argparse.Namespace) -> int:
 
     from renderer.media import FrameDir, VideoWriter, atomic_write_text
 
-    cast = read_cast(args.cast, idle_time_limit=args.idle_time_limit)
+    cast = read_cast(args.cast, idle_time_limit=_idle_limit(args.idle_time_limit))
+    if args.idle_time_limit is None and cast.idle_time_limit is None:
+        cast = read_cast(args.cast, idle_time_limit=IDLE_TIME_LIMIT)
     at = cast.duration if args.at is None else min(args.at, cast.duration)
     wants_frames = args.out is not None or args.frames_dir is not None
 
@@ -168,20 +174,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _idle_limit(seconds: float | None) -> float | None:
+    """--idle-time-limit for read_cast: 0 is no limit at all (even the header's)."""
+    return math.inf if seconds == 0 else seconds
+
+
 def _play(replay: Any, times: list[float], sampled: set[float], at: float, renderer: Any,
           video: Any, frames: Any, size: tuple[int, int]) -> Any:
     """Render the sampled times into the outputs; returns the screen at `at`."""
-    from tqdm import tqdm
-
     from renderer.media import fit_frame
 
-    n = len(sampled)
     last = None
     screen_at = None
     pending: set[int] = set()  # rows changed at moments read but not drawn (the --at moment)
     resized = False
-    with tqdm(total=n, file=sys.stderr, unit="frame", desc="replay", leave=False,
-              disable=True if n < 100 else None) as bar:
+    with bar("replay", len(sampled), unit="frame") as advance:
         for t in times:
             frame = replay.frame(t)
             if t == at:
@@ -198,5 +205,5 @@ def _play(replay: Any, times: list[float], sampled: set[float], at: float, rende
                 video.add(last)
             if frames is not None:
                 frames.add(last)
-            bar.update(1)
+            advance()
     return screen_at

@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     p.add_argument("--token", help="access token (default: none on loopback, a random one "
                    "printed at start otherwise)")
-    p.add_argument("--max-sessions", type=int, default=8, help="browser tabs at once (default 8)")
+    p.add_argument("--max-sessions", type=int, default=16, help="browser tabs at once (default 16)")
     p.add_argument("--idle-timeout", type=float, default=1800.0,
                    help="seconds without input before a tab's session closes (default 1800)")
     p.add_argument("--max-queue", type=int, default=512,

@@ -12,8 +12,11 @@ import json
 import shutil
 import sys
 from dataclasses import asdict, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+from ._progress import bar, summary
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "train_default.json"
 SHARED_DEFAULT = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -82,6 +85,15 @@ def load_config(args: argparse.Namespace) -> Any:
     return replace(cfg, **over)
 
 
+def _summary(history: list[dict[str, Any]]) -> None:
+    """The evaluations along the run, one row each (the JSON lines above hold them all)."""
+    if not history:
+        return
+    keys = [k for k, v in history[-1].items() if isinstance(v, int | float)]
+    keys = ["step", "wall_s", "loss"] + [k for k in keys if k not in ("step", "wall_s", "loss")]
+    summary("hybrid-nc train", keys, [[e.get(k) for k in keys] for e in history])
+
+
 def run(args: argparse.Namespace) -> int:
     from renderer.training import Trainer, build_dataset
 
@@ -110,8 +122,9 @@ def run(args: argparse.Namespace) -> int:
         trainer.ema = load_model(Path(cfg.out) / "model")
         print(json.dumps(trainer.evaluate()))
         return 0
-    final = trainer.train(resume=args.resume)
+    final = trainer.train(resume=args.resume, progress=partial(bar, unit="step"))
     print(json.dumps({"step": trainer.step, **final}))
+    _summary(trainer.history)
     if args.export:
         dest = Path(args.export)
         if (dest / "model_index.json").is_file():  # diffusers' pipeline layout: the model part

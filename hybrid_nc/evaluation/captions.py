@@ -17,12 +17,14 @@ PAPER_PSNR = {"semantic": 21.90, "regular": 23.63, "detailed": 26.89}
 
 
 def run_captions(casts: list[Path], *, max_frames: int | None, seed: int = 0,
-                 quiet: bool = False) -> dict[str, Any]:
-    """Score the three caption-tier variants on the held-out recordings `casts`."""
+                 quiet: bool = False, steps: int | None = None) -> dict[str, Any]:
+    """Score the three caption-tier variants on the held-out recordings `casts` (`steps`:
+    sampling steps, None: the models' own)."""
     t0 = time.perf_counter()
-    table = ablation_table(list(TIERS), casts, max_frames, seed, quiet, "captions")
+    table = ablation_table(list(TIERS), casts, max_frames, seed, quiet, "captions", steps)
     return {"subcommand": "captions", "provenance": provenance({"seed": seed}),
-            "settings": {"casts": [p.name for p in casts], "max_frames_per_cast": max_frames},
+            "settings": {"casts": [p.name for p in casts], "max_frames_per_cast": max_frames,
+                         "sampling_steps": steps},
             "paper_psnr": PAPER_PSNR, "variants": table,
             "wall_s": round(time.perf_counter() - t0, 1)}
 

@@ -259,14 +259,10 @@ def write_result(out_dir: Path, name: str, result: dict[str, Any], markdown: str
 
 
 def progress(items: Iterable[Any], total: int | None, desc: str, quiet: bool = False) -> Iterator[Any]:
-    """A tqdm progress bar on stderr (none when quiet)."""
-    if quiet:
-        yield from items
-        return
-    from tqdm.auto import tqdm
+    """`items` with a progress bar on stderr (none when quiet or not on a terminal)."""
+    from hybrid_nc.commands._progress import track
 
-    yield from tqdm(items, total=total, desc=desc, file=sys.stderr, dynamic_ncols=True,
-                    leave=False)
+    yield from track(items, desc, total=total, quiet=quiet)
 
 
 # -- screen sets -----------------------------------------------------------------------------
@@ -413,7 +409,7 @@ def frame_ms_stats(ms: Sequence[float]) -> dict[str, float | None]:
 
 
 # -- rollouts (captions and injection ablations) ---------------------------------------------
-_ROLLOUTS: dict[tuple[str, str, int | None, int], dict[str, Any]] = {}
+_ROLLOUTS: dict[tuple[str, str, int | None, int, int | None], dict[str, Any]] = {}
 
 
 def heldout_files(casts_dir: Path) -> list[Path]:
@@ -426,21 +422,23 @@ def heldout_files(casts_dir: Path) -> list[Path]:
     return files
 
 
-def score_rollout(name: str, path: Path, max_frames: int | None, seed: int = 0) -> dict[str, Any]:
+def score_rollout(name: str, path: Path, max_frames: int | None, seed: int = 0,
+                  steps: int | None = None) -> dict[str, Any]:
     """Play a recording through renderer `name` frame after frame (damage-aware, its own frames
     as context, no repair) and score every frame against the raster: PSNR, SSIM (mean over
-    channels) and cell-OCR char accuracy. Cached per process (eval all shares the runs)."""
+    channels) and cell-OCR char accuracy. `steps`: sampling steps (None: the renderer's).
+    Cached per process (eval all shares the runs)."""
     from renderer.metrics import char_accuracy, psnr, ssim
     from renderer.ocr import CellOCR
     from renderer.raster import RasterConfig, RasterRenderer
 
-    key = (name, str(path), max_frames, seed)
+    key = (name, str(path), max_frames, seed, steps)
     if key in _ROLLOUTS:
         return _ROLLOUTS[key]
     theme, frames = cast_rollout(path, max_frames)
     ref = RasterRenderer(RasterConfig(theme=theme))
     ocr = CellOCR(ref.atlas)
-    r = make_renderer(name, theme, seed)
+    r = make_renderer(name, theme, seed, steps)
     if hasattr(r, "reset"):
         r.reset()
     scores: dict[str, list[float]] = {"psnr": [], "ssim": [], "char": [], "ms": []}
@@ -461,9 +459,10 @@ def score_rollout(name: str, path: Path, max_frames: int | None, seed: int = 0) 
 
 
 def ablation_table(variants: list[str], casts: list[Path], max_frames: int | None, seed: int,
-                   quiet: bool, desc: str) -> list[dict[str, Any]]:
+                   quiet: bool, desc: str, steps: int | None = None) -> list[dict[str, Any]]:
     """Rollout scores of several ablation variants over the same held-out recordings:
-    per variant, means (bootstrap 95% CI over frames) of PSNR, SSIM and char accuracy."""
+    per variant, means (bootstrap 95% CI over frames) of PSNR, SSIM and char accuracy.
+    `steps`: sampling steps of every variant (None: each one's own)."""
     from .variants import ABLATIONS, VARIANT_FILE
 
     # every checkpoint is checked before any work, so a missing one costs no minutes
@@ -475,7 +474,7 @@ def ablation_table(variants: list[str], casts: list[Path], max_frames: int | Non
     todo = [(v, p) for v in variants for p in casts]
     per: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     for v, p in progress(todo, len(todo), desc, quiet):
-        per[v].append(score_rollout(f"ablation:{v}", p, max_frames, seed))
+        per[v].append(score_rollout(f"ablation:{v}", p, max_frames, seed, steps))
     for v in variants:
         runs = per[v]
         meta_path = ABLATIONS / v / VARIANT_FILE

@@ -19,14 +19,17 @@ PAPER_SSIM = {"external": 0.746, "contextual": 0.813, "residual": 0.857, "intern
 
 
 def run_injection(casts: list[Path], *, max_frames: int | None, seed: int = 0,
-                  quiet: bool = False) -> dict[str, Any]:
-    """Score the four injection-mode variants on the held-out recordings `casts`."""
+                  quiet: bool = False, steps: int | None = None) -> dict[str, Any]:
+    """Score the four injection-mode variants on the held-out recordings `casts` (`steps`:
+    sampling steps, None: the models' own)."""
     t0 = time.perf_counter()
-    table = ablation_table(list(MODES.values()), casts, max_frames, seed, quiet, "injection")
+    table = ablation_table(list(MODES.values()), casts, max_frames, seed, quiet, "injection",
+                           steps)
     for mode, e in zip(MODES, table, strict=True):
         e["mode"] = mode
     return {"subcommand": "injection", "provenance": provenance({"seed": seed}),
-            "settings": {"casts": [p.name for p in casts], "max_frames_per_cast": max_frames},
+            "settings": {"casts": [p.name for p in casts], "max_frames_per_cast": max_frames,
+                         "sampling_steps": steps},
             "paper_ssim": PAPER_SSIM, "variants": table,
             "wall_s": round(time.perf_counter() - t0, 1)}
 

@@ -36,13 +36,14 @@ def _rss_mib() -> float:
 
 
 def measure(renderer: str, keystrokes: int, commands: int, full_frames: int, row_frames: int,
-            seed: int) -> dict[str, Any]:
-    """The measurements for one renderer (meant to run in a child process)."""
+            seed: int, steps: int | None = None) -> dict[str, Any]:
+    """The measurements for one renderer (meant to run in a child process); `steps`: sampling
+    steps (None: the renderer's own)."""
     from hybrid_nc import Session
     from hybrid_nc.evaluation.common import make_renderer
 
     base = _rss_mib()
-    r = make_renderer(renderer, "dark", seed)
+    r = make_renderer(renderer, "dark", seed, steps)
     loaded = _rss_mib()
     key_ms: list[float] = []
     key_render: list[float] = []
@@ -91,8 +92,10 @@ def measure(renderer: str, keystrokes: int, commands: int, full_frames: int, row
 
 
 def run_latency(renderers: list[str], *, keystrokes: int, commands: int, full_frames: int,
-                row_frames: int, seed: int = 0, quiet: bool = False) -> dict[str, Any]:
-    """Measure every renderer, each in its own child process, one after the other."""
+                row_frames: int, seed: int = 0, quiet: bool = False,
+                steps: int | None = None) -> dict[str, Any]:
+    """Measure every renderer, each in its own child process, one after the other (`steps`:
+    sampling steps, None: each renderer's own)."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
@@ -107,7 +110,7 @@ def run_latency(renderers: list[str], *, keystrokes: int, commands: int, full_fr
         with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
             try:
                 raw.append(pool.submit(measure, name, keystrokes, commands, full_frames,
-                                       row_frames, seed).result())
+                                       row_frames, seed, steps).result())
             except BrokenProcessPool:
                 raise EvalError(f"the latency run of {name!r} died (out of memory?)") from None
     summary = []
@@ -126,6 +129,7 @@ def run_latency(renderers: list[str], *, keystrokes: int, commands: int, full_fr
     return {"subcommand": "latency", "provenance": provenance({"seed": seed}),
             "settings": {"renderers": renderers, "keystrokes": keystrokes, "commands": commands,
                          "full_frames": full_frames, "row_frames": row_frames,
+                         "sampling_steps": steps,
                          "typed": TYPED, "lines": COMMANDS},
             "summary": summary, "raw": raw, "wall_s": round(time.perf_counter() - t0, 1)}
 

@@ -73,15 +73,24 @@ def score_frame(frame: np.ndarray, raster: np.ndarray, screen: Any, ocr: Any,
     return out
 
 
+REPAIRED = " + repair"  # label suffix of a renderer's frames after verify & repair
+
+
 def run_ocr(renderers: list[str], casts: list[Path], *, per_cast: int = 5, seed: int = 0,
-            tesseract: bool = True, tess_limit: int | None = None,
-            quiet: bool = False) -> dict[str, Any]:
+            tesseract: bool = True, tess_limit: int | None = None, repair: bool = True,
+            quiet: bool = False, steps: int | None = None) -> dict[str, Any]:
     """Score `renderers` on `per_cast` screens of each recording. Returns the result dict
     (per-screen rows, summaries by renderer x {held-out, trained, all}).
 
+    repair: also score each non-raster frame after `verify_and_repair` (as "<name> + repair"),
+    the frame the full system shows; the renderer keeps drawing from its own raw frames, so
+    its raw figures are its own.
+
     tess_limit: judge at most this many screens per renderer with Tesseract (evenly spread
     over the set, held-out and trained-on alike; it takes seconds a frame); None = all.
+    steps: sampling steps of the renderers that sample (None: each one's own).
     """
+    from orchestrator.verify import verify_and_repair
     from renderer.ocr import CellOCR
     from renderer.raster import RasterConfig, RasterRenderer
     from renderer.tesseract import TesseractError, TesseractReader
@@ -101,7 +110,7 @@ def run_ocr(renderers: list[str], casts: list[Path], *, per_cast: int = 5, seed:
                 tess = TesseractReader(ref.atlas.cell)
             except TesseractError as e:
                 raise EvalError(f"{e} (or pass --no-tesseract)") from None
-        r = make_renderer(name, cs.theme, seed)
+        r = make_renderer(name, cs.theme, seed, steps)
         if hasattr(r, "reset"):
             r.reset()
         for i, screen in enumerate(cs.screens):
@@ -110,17 +119,30 @@ def run_ocr(renderers: list[str], casts: list[Path], *, per_cast: int = 5, seed:
             ms = (time.perf_counter() - t) * 1000
             raster = ref.render(screen).frame
             sc = score_frame(frame, raster, screen, ocr, tess if (cs.name, i) in judged else None)
-            rows.append({"renderer": renderer_label(name), "cast": cs.name, "index": i,
-                         "time": round(cs.times[i], 3), "heldout": cs.heldout,
-                         "cols": screen.cols, "rows": screen.rows, "render_ms": ms, **sc})
+            base = {"cast": cs.name, "index": i, "time": round(cs.times[i], 3),
+                    "heldout": cs.heldout, "cols": screen.cols, "rows": screen.rows}
+            rows.append({"renderer": renderer_label(name), **base, "render_ms": ms, **sc})
+            if repair and name != "raster":
+                t = time.perf_counter()
+                fixed, _ = verify_and_repair(r, screen, frame, raster=ref, ocr=ocr,
+                                             hand_back=False)
+                ms_fix = ms + (time.perf_counter() - t) * 1000
+                sc = score_frame(fixed, raster, screen, ocr,
+                                 tess if (cs.name, i) in judged else None)
+                rows.append({"renderer": renderer_label(name) + REPAIRED, **base,
+                             "render_ms": ms_fix, **sc})
             key = f"{cs.name}:{i}"
             if cs.heldout and i == len(cs.screens) - 1:
                 entry = samples.setdefault(key, {"chars": len(screen.text.replace(" ", ""))})
                 entry[renderer_label(name)] = frame
-    summary = summarize(rows, [renderer_label(n) for n in renderers], seed)
+    labels = [lab for n in renderers for lab in
+              ([renderer_label(n)] + ([renderer_label(n) + REPAIRED]
+                                      if repair and n != "raster" else []))]
+    summary = summarize(rows, labels, seed)
     return {"subcommand": "ocr", "provenance": provenance({"seed": seed}),
             "settings": {"renderers": renderers, "per_cast": per_cast, "casts": [c.name for c in sets],
-                         "heldout": [c.name for c in sets if c.heldout], "tesseract": tesseract,
+                         "heldout": [c.name for c in sets if c.heldout], "tesseract": tesseract, "repair": repair,
+                         "sampling_steps": steps,
                          "tesseract_screens": len(judged) if tesseract else 0,
                          "tesseract_judged": sorted(f"{n}:{i}" for n, i in judged)},
             "paper": PAPER, "summary": summary, "screens": rows,

@@ -95,24 +95,87 @@ def ablation_configs(names: list[str] | None = None) -> list[VariantConfig]:
     return [found[n] for n in names]
 
 
+SNAPSHOTS = "snapshots"  # <run>/snapshots/<step>/: the EMA model as it was at that step
+
+
+def run_dir(variant: VariantConfig, seed: int | None = None, steps: int | None = None) -> Path:
+    """Where a variant trains: the config's `out` for the config's seed and budget,
+    `<out>-seed<N>` for another seed, `<out>-<steps>steps` for another budget (the learning-rate
+    schedule spans the budget, so runs of different budgets are different runs, side by side)."""
+    base = Path(str(variant.train.get("out", f"runs/ablations/{variant.name}")))
+    name = base.name
+    if steps is not None and steps != variant.train.get("steps"):
+        name += f"-{steps}steps"
+    if seed is not None and seed != variant.train.get("seed", 0):
+        name += f"-seed{seed}"
+    return base.with_name(name)
+
+
 def train_variant(variant: VariantConfig, *, export: Path | None = None, steps: int | None = None,
-                  max_minutes: float | None = None, resume: bool = False,
+                  seed: int | None = None, max_minutes: float | None = None,
+                  resume: bool = False, snapshots: bool = True,
                   log: Any = print) -> dict[str, Any]:
-    """Train one variant into its run directory (cfg.out); with `export`, copy the model there
-    too (see `export_variant`). Returns the final metrics."""
-    cfg = variant.train_config(steps=steps, max_minutes=max_minutes)
-    Path(cfg.out).mkdir(parents=True, exist_ok=True)
+    """Train one variant (with `seed`, default the config's) into its run directory
+    (`run_dir`); with `export`, copy the model there too (see `export_variant`). With
+    `snapshots`, every checkpoint the trainer writes (each `ckpt_every` steps) is also kept in
+    <run>/snapshots/<step>/ with its variant.json: the budget curve is read from those.
+    Returns the final metrics."""
+    out = run_dir(variant, seed, steps)
+    cfg = variant.train_config(steps=steps, max_minutes=max_minutes, seed=seed, out=str(out))
+    out.mkdir(parents=True, exist_ok=True)
     from renderer.training import Trainer
 
-    trainer = Trainer(cfg, log=log)
+    class SnapshotTrainer(Trainer):
+        def save(self, wall_s: float) -> None:
+            super().save(wall_s)
+            if snapshots and self.acc.is_main_process:
+                _snapshot(variant, out, self.step, self.cfg.seed, wall_s)
+
+    trainer = SnapshotTrainer(cfg, log=log)
     final = trainer.train(resume=resume)
     # which data it saw (the dataset is rebuilt from time to time), kept beside the run
     rows = {"train": len(trainer.train_cols["source"]),
             **{k: len(v) for k, v in trainer.eval_sets.items()}}
-    (Path(cfg.out) / "data_rows.json").write_text(json.dumps(rows))
+    (out / "data_rows.json").write_text(json.dumps(rows))
     if export is not None:
         export_variant(variant, export, steps=steps)
-    return {"step": trainer.step, **final}
+    return {"step": trainer.step, "seed": cfg.seed, "out": str(out), **final}
+
+
+def _snapshot(variant: VariantConfig, run: Path, step: int, seed: int, wall_s: float) -> Path:
+    import shutil
+
+    dest = run / SNAPSHOTS / str(step)
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in (run / "model").iterdir():
+        shutil.copy2(f, dest / f.name)
+    meta = {"name": variant.name, "restriction": variant.restriction, "steps": step,
+            "seed": seed, "wall_s": round(wall_s, 1)}
+    (dest / VARIANT_FILE).write_text(json.dumps(meta, indent=1))
+    return dest
+
+
+def snapshot_dirs(variant: VariantConfig, seeds: list[int] | None = None,
+                  budget: int | None = None, root: Path | None = None
+                  ) -> dict[int, dict[int, Path]]:
+    """{seed: {step: snapshot dir}} of a variant's runs of one training budget (default: the
+    config's), for the seeds that have any; `root` replaces the runs' parent folder (default:
+    the config's, runs/ablations)."""
+    found: dict[int, dict[int, Path]] = {}
+    base = run_dir(variant, None, budget)
+    parent = Path(root) if root is not None else base.parent
+    for run in [parent / base.name, *sorted(parent.glob(f"{base.name}-seed*"))]:
+        suffix = run.name.removeprefix(base.name).removeprefix("-seed")
+        if suffix and not suffix.isdigit():
+            continue
+        seed = int(suffix) if suffix else int(variant.train.get("seed", 0))
+        if seeds is not None and seed not in seeds:
+            continue
+        steps = {int(d.name): d for d in (run / SNAPSHOTS).glob("*")
+                 if d.name.isdigit() and (d / VARIANT_FILE).is_file()}
+        if steps:
+            found[seed] = dict(sorted(steps.items()))
+    return dict(sorted(found.items()))
 
 
 def export_variant(variant: VariantConfig, export: Path, steps: int | None = None) -> Path:
@@ -121,7 +184,7 @@ def export_variant(variant: VariantConfig, export: Path, steps: int | None = Non
     import shutil
 
     cfg = variant.train_config(steps=steps)
-    run = Path(cfg.out)
+    run = run_dir(variant, None, steps)
     state_path = run / "trainer_state.json"
     if not state_path.is_file() or not (run / "model").is_dir():
         raise VariantError(f"nothing trained in {run} (hybrid-nc eval train-ablations --only "

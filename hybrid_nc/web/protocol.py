@@ -8,13 +8,17 @@ WebSocket (`/ws?token=T&cols=C&rows=R`), client -> server JSON:
     {"type": "resize", "cols": C, "rows": R}
     {"type": "config", "view": "neural"|"raster"|"side", "steps": N, "seed": N, "theme": "dark"}
     {"type": "mouse", "col": C, "row": R, "button": "left", "action": "click"}   # Session.mouse
+    {"type": "select", "anchor": [row, col], "head": [row, col], "unit": "cell"|"word"|"line"}
+    {"type": "select"}                       # no anchor: clear the selection
     {"type": "ping"}
 
 server -> client: JSON `hello` (session id, size, cell size, renderer, notice), `step` (the symbolic
-screen's lines, cursor, wrong cells, route, reason, caption, timings, accuracy, trace), `config`,
-`error`, `closed`, `pong`; and binary frame updates: a 13-byte header (channel u8: 0 = the session's
-renderer, 1 = the raster reference; frame width, frame height, y offset: u32 big-endian) followed by
-a PNG of the changed band of rows. A frame whose size changed is sent whole.
+screen's lines, cursor, wrong cells, route, reason, caption, timings, accuracy, trace, the mouse
+tracking the program asked for, the selection with its exact text), `selection` (the answer to a
+`select`: its exact text), `config`, `error`, `closed`, `pong`; and binary frame updates: a 13-byte
+header (channel u8: 0 = the session's renderer, 1 = the raster reference; frame width, frame
+height, y offset: u32 big-endian) followed by a PNG of the changed band of rows. A frame whose size
+changed is sent whole.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 
 VIEWS = ("neural", "raster", "side")
+UNITS = ("cell", "word", "line")  # what a drag, a double-click, a triple-click select
 HEADER = struct.Struct(">BIII")  # channel, frame width, frame height, y offset
 MAX_WRONG = 4000  # cells highlighted per step at most
 MAX_CAPTION = 4000  # caption characters sent per step at most
@@ -39,9 +44,12 @@ class ProtocolError(ValueError):
 class Limits(Protocol):
     """The bounds a client message must keep (`ServeConfig` has them)."""
 
-    max_paste: int
-    max_cols: int
-    max_rows: int
+    @property
+    def max_paste(self) -> int: ...
+    @property
+    def max_cols(self) -> int: ...
+    @property
+    def max_rows(self) -> int: ...
 
 
 def one_line(e: BaseException) -> str:
@@ -113,6 +121,18 @@ def parse_client_message(raw: str, config: Limits) -> dict[str, Any]:
             raise ProtocolError(f"mouse: button must be one of {', '.join(BUTTONS)}, action one "
                                 f"of {', '.join(ACTIONS)}")
         return {"type": kind, "col": col, "row": row, "button": button, "action": action}
+    if kind == "select":
+        if msg.get("anchor") is None:
+            return {"type": kind, "anchor": None}
+        cells = [msg.get("anchor"), msg.get("head", msg.get("anchor"))]
+        if not all(isinstance(cell, list) and len(cell) == 2
+                   and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 10000
+                           for v in cell) for cell in cells):
+            raise ProtocolError("select: anchor and head must be [row, col] cell numbers")
+        unit = msg.get("unit", "cell")
+        if unit not in UNITS:
+            raise ProtocolError(f"select: unit must be one of {', '.join(UNITS)}")
+        return {"type": kind, "anchor": cells[0], "head": cells[1], "unit": unit}
     if kind == "ping":
         return {"type": kind}
     raise ProtocolError(f"unknown message type {kind!r}")
@@ -187,8 +207,22 @@ def wrong_cells(step: Any) -> tuple[list[list[int]], int, str]:
     return out, total if isinstance(total, int) else len(out), "verify"
 
 
-def step_message(step: Any, renderer: str, notice: str | None) -> dict[str, Any]:
-    """The `step` message of one frame: the exact screen beside what was drawn of it."""
+def selection_message(selection: Any, screen: Any) -> dict[str, Any] | None:
+    """A `terminal.selection.Selection` as the page sees it, with the exact text a copy of it
+    gives on `screen` (None when nothing is selected)."""
+    if selection is None:
+        return None
+    from terminal.selection import selection_text
+
+    return {"anchor": list(selection.anchor), "head": list(selection.head),
+            "unit": selection.unit, "text": selection_text(screen, selection)}
+
+
+def step_message(step: Any, renderer: str, notice: str | None, *, mouse: str = "off",
+                 selection: Any = None) -> dict[str, Any]:
+    """The `step` message of one frame: the exact screen beside what was drawn of it. `mouse`:
+    the tracking mode the program asked for ("off": the page selects text with the mouse);
+    `selection`: the Selection shown on this frame, sent with its text."""
     data = step.to_json()
     screen = step.screen
     caption = data.pop("caption", "") or ""
@@ -204,6 +238,7 @@ def step_message(step: Any, renderer: str, notice: str | None) -> dict[str, Any]
         "rows": screen.rows, "title": screen.title,
         "pointer": screen.pointer.to_json() if screen.pointer is not None else None,
         "wrong": wrong, "wrong_source": source, "wrong_total": total,
+        "mouse": mouse, "selection": selection_message(selection, screen),
         "renderer": renderer,
         "notice": notice or (fallback and f"this frame fell back to the raster: {fallback}"),
     })

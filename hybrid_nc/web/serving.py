@@ -9,6 +9,10 @@ its own (`top`, a background job) reaches the page. Enter returns as soon as the
 started (`Session.key(..., wait=False)`), so a running command's output streams in through those
 polls and Ctrl+C is an ordinary key, applied in order. Settings from the page (`config` messages)
 go to `Session.configure`, which rebuilds the renderer and draws the screen again.
+
+A selection (`select` messages: a drag, a double- or triple-click while the program has not asked
+for the mouse) is kept on the terminal, so the renderer draws it as inverse cells and its text is
+read from the symbolic screen. Like xterm, it is dropped once the text under it changes.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import numpy as np
 
 from renderer.registry import RendererOptions
 
-from .protocol import frame_updates, one_line, step_message
+from .protocol import frame_updates, one_line, selection_message, step_message
 
 RUNNING_POLL = 0.03  # seconds between polls while a command runs (its output streams)
 
@@ -69,7 +73,7 @@ class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 8765
     token: str | None = None
-    max_sessions: int = 8
+    max_sessions: int = 16
     max_queue: int = 512
     idle_timeout: float = 1800.0
     poll_interval: float = 0.1
@@ -131,6 +135,8 @@ class WebSession:
         self._last_pub = 0.0
         self._sent: dict[int, np.ndarray] = {}
         self._reference: Any = None
+        self._selection: Any = None  # the terminal.selection.Selection shown, and its text then
+        self._selection_text = ""
         self._thread = threading.Thread(target=self._run, name=f"hybrid-nc-web-{sid[:8]}",
                                         daemon=True)
 
@@ -270,9 +276,8 @@ class WebSession:
     def _apply_batch(self, batch: list[Any]) -> None:
         batch = _merge_keys(batch)
         for i, msg in enumerate(batch):
-            if isinstance(msg, dict) and msg["type"] == "resize" and i + 1 < len(batch) \
-                    and isinstance(batch[i + 1], dict) and batch[i + 1]["type"] == "resize":
-                continue  # only the last of consecutive resizes matters
+            if i + 1 < len(batch) and _superseded(msg, batch[i + 1]):
+                continue
             try:
                 self._apply(msg)
             except Exception as e:
@@ -308,11 +313,42 @@ class WebSession:
             s.paste(msg["data"])
         elif kind == "resize":
             if (msg["cols"], msg["rows"]) != (s.terminal.cols, s.terminal.rows):
+                if self._selection is not None:  # its cells would name other text now
+                    self._selection = None
+                    s.terminal.select(None)
                 s.resize(msg["cols"], msg["rows"])
         elif kind == "mouse":
             s.mouse(msg["col"], msg["row"], msg["button"], msg["action"])
+        elif kind == "select":
+            self._select(msg)
         elif kind == "config":
             self._configure(msg)
+
+    def _select(self, msg: dict[str, Any]) -> None:
+        """A `select` message: show the selection (or clear it), answer with its exact text."""
+        from terminal.selection import Selection
+
+        s = self.session
+        sel = None if msg["anchor"] is None else Selection(
+            tuple(msg["anchor"]), tuple(msg["head"]), msg["unit"])
+        self._selection = sel
+        self._selection_text = s.terminal.select(sel)
+        s.poll(0.0)  # a frame with the selected cells drawn inverted
+        answer = selection_message(sel, s.screen) or {"anchor": None, "head": None,
+                                                     "unit": None, "text": ""}
+        self._emit({"type": "selection", **answer})
+
+    def _drop_stale_selection(self) -> None:
+        """Clear the selection once the text under it changed (output, scrolling, typing)."""
+        from terminal.selection import selection_text
+
+        s = self.session
+        if self._selection is None or s is None:
+            return
+        if selection_text(s.screen, self._selection) != self._selection_text:
+            self._selection, self._selection_text = None, ""
+            s.terminal.select(None)
+            s.poll(0.0)
 
     def _configure(self, msg: dict[str, Any]) -> None:
         """A `config` message: the view is the page's; the rest is `Session.configure`'s."""
@@ -321,7 +357,7 @@ class WebSession:
         primary = "raster" if self.notice and self.notice.startswith(f"the {self.primary} ") \
             else self.primary
         want = "raster" if view == "raster" else primary
-        changes = {k: msg[k] for k in ("seed", "theme", "steps") if k in msg}
+        changes: dict[str, Any] = {k: msg[k] for k in ("seed", "theme", "steps") if k in msg}
         if want != s.config.renderer:
             changes["renderer"] = want
         if "theme" in changes or view != self.view:  # the reference is drawn anew
@@ -348,6 +384,8 @@ class WebSession:
             self._publish(step)
 
     def _flush(self) -> None:
+        with contextlib.suppress(Exception):  # a selection check must not stop the frames
+            self._drop_stale_selection()
         if self._ready and self._latest is not None and self._latest is not self._published:
             self._publish(self._latest)
 
@@ -363,7 +401,9 @@ class WebSession:
                 self._emit(msg)
             self._sent[1] = ref
         self.frames_sent += 1
-        self._emit(step_message(step, _name(self.session.renderer), self.notice))
+        self._emit(step_message(step, _name(self.session.renderer), self.notice,
+                                mouse=self.session.terminal.mouse_mode.tracking,
+                                selection=self._selection))
 
     def _reference_frame(self, screen: Any) -> np.ndarray:
         """The side view's second canvas: the exact raster of the same screen."""
@@ -390,6 +430,19 @@ def _merge_keys(batch: list[Any]) -> list[Any]:
         else:
             out.append(msg)
     return out
+
+
+def _superseded(msg: Any, following: Any) -> bool:
+    """Whether `following` makes `msg` moot: of consecutive resizes, selections or pointer moves
+    only the last matters (a drag sends many while the worker is busy drawing)."""
+    if not (isinstance(msg, dict) and isinstance(following, dict)):
+        return False
+    kind = msg["type"]
+    if kind != following["type"]:
+        return False
+    if kind == "mouse":
+        return msg["action"] == following["action"] == "move"
+    return kind in ("resize", "select")
 
 
 def _runs_of_text(keys: list[str]) -> list[list[str]]:

@@ -102,7 +102,11 @@ class MLP(nn.Module):
         self.fc2 = nn.Linear(hidden, width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
+        h = self.fc1(x)
+        # in bfloat16 the exact (erf) GELU and the tanh form trained with differ by less than
+        # one rounding step (< 5e-4 against 2^-8 relative), and torch's bfloat16 tanh form is
+        # ~6x slower on CPU: a sixth of a full frame
+        return self.fc2(F.gelu(h, approximate="none" if h.dtype == torch.bfloat16 else "tanh"))
 
 
 class Block(nn.Module):

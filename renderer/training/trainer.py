@@ -18,10 +18,12 @@ trained on) and, separately, on rows with CJK / emoji / box-drawing / powerline 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -104,6 +106,24 @@ class TrainConfig:
 def family(source: str) -> str:
     """"cast:foo.cast" -> "cast"."""
     return source.split(":", 1)[0]
+
+
+@contextlib.contextmanager
+def _tqdm_bar(description: str, total: int) -> Iterator[Callable[..., None]]:
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, desc=description, dynamic_ncols=True) as bar:
+        def advance(n: int = 1, **fields: Any) -> None:
+            bar.update(n)
+            if fields:
+                bar.set_postfix(**fields)
+
+        yield advance
+
+
+@contextlib.contextmanager
+def _no_bar(description: str, total: int) -> Iterator[Callable[..., None]]:
+    yield lambda n=1, **fields: None
 
 
 class Trainer:
@@ -244,17 +264,28 @@ class Trainer:
         return (err * w.to(pred.device)).mean()
 
     # -- the loop ------------------------------------------------------------------------
-    def train(self, resume: bool = False) -> dict[str, Any]:
-        """Train to cfg.steps (or cfg.max_minutes), checkpointing and evaluating on the way."""
-        from tqdm.auto import tqdm
+    def train(self, resume: bool = False, progress: Callable[..., Any] | None = None
+              ) -> dict[str, Any]:
+        """Train to cfg.steps (or cfg.max_minutes), checkpointing and evaluating on the way.
 
+        progress: `progress(description, total)` -> a context manager giving
+        `advance(n=1, **fields)` (the command line's rich bar); default a tqdm bar. Only the
+        main process shows one.
+        """
         cfg = self.cfg
         if resume:
             self._resume()
         t0 = time.time()
         wall0 = self._wall_before
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.acc.is_main_process,
-                   desc="train", dynamic_ncols=True)
+        if not self.acc.is_main_process:
+            progress = _no_bar
+        with (progress or _tqdm_bar)("train", cfg.steps) as advance:
+            advance(self.step)
+            self._loop(t0, wall0, advance)
+        return self.history[-1] if self.history else {}
+
+    def _loop(self, t0: float, wall0: float, advance: Callable[..., None]) -> None:
+        cfg = self.cfg
         smooth = None
         batches = self._batches(self.step)
         while self.step < cfg.steps:
@@ -272,8 +303,7 @@ class Trainer:
             self.step += 1
             val = float(loss.detach())
             smooth = val if smooth is None else 0.98 * smooth + 0.02 * val
-            bar.update(1)
-            bar.set_postfix(loss=f"{smooth:.5f}", lr=f"{self.sched.get_last_lr()[0]:.2e}")
+            advance(1, loss=f"{smooth:.5f}", lr=f"{self.sched.get_last_lr()[0]:.2e}")
             out_of_time = cfg.max_minutes and (time.time() - t0) / 60 >= cfg.max_minutes
             if self.step % cfg.eval_every == 0 or self.step == cfg.steps or out_of_time:
                 metrics = self.evaluate()
@@ -286,8 +316,6 @@ class Trainer:
             if out_of_time:
                 self.log(f"stopping at step {self.step}: max_minutes={cfg.max_minutes} reached")
                 break
-        bar.close()
-        return self.history[-1] if self.history else {}
 
     _wall_before = 0.0
 

@@ -1,4 +1,4 @@
-"""Fuzzing the web terminal's WebSocket messages (hybrid_nc/web/server.py).
+"""Fuzzing the web terminal's WebSocket messages (hybrid_nc/web/protocol.py, serving.py).
 
 1. `parse_client_message`: any text is a validated message or a one-line ProtocolError.
 2. Every message the parser accepts, in any order, through a live tab (`WebSession` on a real
@@ -21,6 +21,7 @@ from fuzzing import JSON, JSON_SCALAR, dumps, fuzz_settings, note
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hybrid_nc.web.protocol import UNITS
 from hybrid_nc.web.server import (
     VIEWS,
     ProtocolError,
@@ -31,6 +32,7 @@ from hybrid_nc.web.server import (
     create_app,
     parse_client_message,
 )
+from terminal.mouse import ACTIONS, BUTTONS
 from terminal.themes import THEMES
 
 pytestmark = pytest.mark.timeout(600)
@@ -45,6 +47,7 @@ def _mostly(good: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.one_of(good, good, good, JSON_SCALAR)
 
 
+CELL = st.lists(st.integers(-1, 130), min_size=2, max_size=2)
 MESSAGE = st.one_of(
     st.fixed_dictionaries({"type": st.just("keys"),
                            "keys": _mostly(st.lists(st.sampled_from(KEY_NAMES), min_size=1,
@@ -61,6 +64,13 @@ MESSAGE = st.one_of(
                                     "steps": _mostly(st.integers(-1, 70)),
                                     "seed": _mostly(st.integers(-1, 2**32)),
                                     "theme": _mostly(st.sampled_from(sorted(THEMES)))}),
+    st.fixed_dictionaries({"type": st.just("mouse"), "col": _mostly(st.integers(-1, 130)),
+                           "row": _mostly(st.integers(-1, 60))},
+                          optional={"button": _mostly(st.sampled_from(sorted(BUTTONS))),
+                                    "action": _mostly(st.sampled_from(ACTIONS))}),
+    st.fixed_dictionaries({"type": st.just("select")},
+                          optional={"anchor": _mostly(CELL), "head": _mostly(CELL),
+                                    "unit": _mostly(st.sampled_from(UNITS))}),
     st.fixed_dictionaries({"type": st.one_of(st.sampled_from(["ping", "call", "close", ""]),
                                              JSON_SCALAR)}),
     JSON,
@@ -79,6 +89,13 @@ VALID = st.one_of(
                           optional={"view": st.sampled_from(VIEWS), "steps": st.integers(1, 64),
                                     "seed": st.integers(0, 2**31 - 1),
                                     "theme": st.sampled_from(sorted(THEMES))}),
+    st.fixed_dictionaries({"type": st.just("mouse"), "col": st.integers(0, 130),
+                           "row": st.integers(0, 60), "button": st.sampled_from(sorted(BUTTONS)),
+                           "action": st.sampled_from(ACTIONS)}),
+    st.fixed_dictionaries({"type": st.just("select"),
+                           "anchor": st.lists(st.integers(0, 130), min_size=2, max_size=2),
+                           "head": st.lists(st.integers(0, 130), min_size=2, max_size=2),
+                           "unit": st.sampled_from(UNITS)}),
 ).map(dumps)
 
 
@@ -92,7 +109,7 @@ def accepted(raw: str) -> dict[str, Any] | None:
         return None
     kind = msg["type"]
     note(f"accepted {kind}")
-    assert kind in ("keys", "text", "paste", "resize", "config", "ping")
+    assert kind in ("keys", "text", "paste", "resize", "config", "mouse", "select", "ping")
     if kind == "keys":
         assert 1 <= len(msg["keys"]) <= 1024
         assert all(isinstance(k, str) and 0 < len(k) <= 32 for k in msg["keys"])
@@ -103,6 +120,12 @@ def accepted(raw: str) -> dict[str, Any] | None:
         assert type(msg["cols"]) is int and type(msg["rows"]) is int
     elif kind == "config":
         assert set(msg) <= {"type", "view", "steps", "seed", "theme"}
+    elif kind == "mouse":
+        assert msg["button"] in BUTTONS and msg["action"] in ACTIONS
+        assert all(type(msg[k]) is int and msg[k] >= 0 for k in ("col", "row"))
+    elif kind == "select" and msg["anchor"] is not None:
+        assert msg["unit"] in UNITS
+        assert all(type(v) is int and v >= 0 for v in (*msg["anchor"], *msg["head"]))
     return msg
 
 

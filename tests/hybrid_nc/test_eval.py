@@ -271,7 +271,7 @@ def test_bad_usage_is_one_line(tmp_path, capsys):
     casts.mkdir()
     (casts / "a.cast").write_text('{"version": 2, "width": 20, "height": 3}\n[0.1, "o", "hi"]\n')
     assert main(["eval", "ocr", "--renderer", "nope", "--casts", str(casts), "--quiet",
-                 "--no-tesseract", "--out", str(tmp_path / "o")]) == 1
+                 "--no-tesseract", "--out", str(tmp_path / "o")]) == 2  # bad usage
     assert "renderer 'nope'" in capsys.readouterr().err
 
 
@@ -297,3 +297,33 @@ def test_arith_reads_answers_back_from_raster_frames():
     assert len(recs) == 8
     assert all(r["reasoner_right"] for r in recs), recs
     assert all(r["raw_right"] and r["repaired_right"] for r in recs), recs
+
+
+class _Drawn(Exception):
+    """Raised by the spy renderer factory: the steps were seen, the run need not go on."""
+
+
+@pytest.mark.parametrize("sub", ["ocr", "arith", "captions", "injection", "latency"])
+@pytest.mark.parametrize("steps", [None, 3])
+def test_steps_reach_every_renderer_an_eval_makes(sub, steps, tmp_path, monkeypatch):
+    from hybrid_nc.evaluation import latency, ocr
+
+    casts = tmp_path / "casts"
+    casts.mkdir()
+    (casts / "own.cast").write_text('{"version": 2, "width": 20, "height": 3}\n'
+                                    '[0.1, "o", "$ echo hi\\r\\nhi\\r\\n$ "]\n')
+    seen = []
+
+    def spy(name, theme="dark", seed=0, steps=None):
+        seen.append(steps)
+        raise _Drawn
+
+    for module in (common, arith, ocr):
+        monkeypatch.setattr(module, "make_renderer", spy)
+    # latency measures in a child process: call its measurement here instead
+    monkeypatch.setattr(latency, "run_latency", lambda names, steps=None, seed=0, **kw:
+                        latency.measure(names[0], 1, 1, 1, 1, seed, steps))
+    flags = [] if steps is None else ["--steps", str(steps)]
+    rc = main(["eval", sub, "--casts", str(casts), "--out", str(tmp_path / "out"), "--quick",
+               "--quiet", "--no-tesseract", "--renderer", "neural", *flags])
+    assert rc == 1 and seen == [steps]  # None: each renderer's own steps, as before

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from hybrid_nc.cli import main
+from orchestrator.recorder import IDLE_TIME_LIMIT
 from terminal.recording import Replay, read_cast, screen_at
 from terminal.screen import ScreenState
 
@@ -68,6 +69,22 @@ def test_frames_dir(small_cast: Path, tmp_path: Path) -> None:
     assert leftovers(frames) == []
 
 
+@pytest.mark.parametrize(("flag", "frames"), [
+    ([], int((0.5 + IDLE_TIME_LIMIT) * 2) + 1),  # no header: the default cut, as asciinema's
+    (["--idle-time-limit", "1"], 4),  # 0.5 s, then the 9.5 s wait cut to 1 s: 0 .. 1.5 s
+    (["--idle-time-limit", "0"], 21),  # 0: real time, the whole 10 s
+])
+def test_idle_time_limit_cuts_the_waits(tmp_path: Path, flag: list[str], frames: int) -> None:
+    """A recording whose header sets no limit: long waits are cut in the frames written."""
+    cast = tmp_path / "wait.cast"
+    cast.write_text("\n".join(json.dumps(e) for e in (
+        {"version": 2, "width": 10, "height": 2}, [0.0, "o", "$ "], [0.5, "o", "sleep"],
+        [10.0, "o", "\r\n$ "])) + "\n")
+    out = tmp_path / "frames"
+    assert main(["replay", str(cast), "--frames-dir", str(out), "--fps", "2", *flag]) == 0
+    assert len(list(out.glob("frame_*.png"))) == frames
+
+
 def test_gif(small_cast: Path, tmp_path: Path) -> None:
     out = tmp_path / "a.gif"
     assert main(["replay", str(small_cast), "--out", str(out), "--fps", "5"]) == 0
@@ -92,7 +109,7 @@ def test_mp4_frames_read_back_exactly(tmp_path: Path) -> None:
 
     out = tmp_path / "colors.mp4"
     assert main(["replay", str(COLORS), "--out", str(out), "--fps", "1", "--renderer", "raster"]) == 0
-    cast = read_cast(COLORS)
+    cast = read_cast(COLORS, idle_time_limit=IDLE_TIME_LIMIT)  # no header: the default cut
     times = Replay(cast).frame_times(1)
     probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
                             "-show_entries", "stream=nb_read_frames,width,height,pix_fmt",

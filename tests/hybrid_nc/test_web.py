@@ -420,3 +420,58 @@ def test_mouse_messages_reach_the_session_and_the_pointer_is_drawn() -> None:
         from terminal.screen import Pointer
 
         assert pointer_sprite.locate(page.canvas[0]) == Pointer(44, 40, "ibeam")
+
+
+def test_select_messages_show_the_selection_and_answer_its_exact_text() -> None:
+    from terminal.screen import INVERSE
+
+    cfg = ServeConfig()
+    assert parse_client_message('{"type":"select","anchor":[1,2],"head":[3,4],"unit":"word"}',
+                                cfg) == {"type": "select", "anchor": [1, 2], "head": [3, 4],
+                                         "unit": "word"}
+    assert parse_client_message('{"type":"select"}', cfg) == {"type": "select", "anchor": None}
+    for raw in ('{"type":"select","anchor":[1]}', '{"type":"select","anchor":[1,-2]}',
+                '{"type":"select","anchor":[1,2],"unit":"page"}',
+                '{"type":"select","anchor":[1,2],"head":"x"}'):
+        with pytest.raises(ProtocolError):
+            parse_client_message(raw, cfg)
+    with client() as c, c.websocket_connect("/ws?cols=40&rows=8", headers=LOCAL) as ws:
+        page = Page(ws)
+        page.until(lambda m: m["type"] == "hello")
+        page.step_where(lambda lines: lines[0].endswith("$"))
+        page.send(type="keys", keys=[*"echo alpha beta-gamma/x.y", "Enter"])
+        step = page.step_where(lambda lines: lines[1] == "alpha beta-gamma/x.y")
+        assert step["mouse"] == "off" and step["selection"] is None
+        tab = next(iter(c.app.state.service.sessions.values()))
+
+        # a double-click: the word under the pointer, paths whole
+        page.send(type="select", anchor=[1, 8], head=[1, 8], unit="word")
+        answer = page.until(lambda m: m["type"] == "selection")
+        assert answer["text"] == "beta-gamma/x.y" and answer["unit"] == "word"
+        step = page.until(lambda m: m["type"] == "step" and m["selection"] is not None)
+        assert step["selection"]["text"] == "beta-gamma/x.y"
+        screen = tab.session.screen
+        assert (screen.attrs[1, 6:20] & INVERSE).all() and not (screen.attrs[1, :6] & INVERSE).any()
+        # the page's canvas shows the selection as the renderer drew it: inverse cells
+        assert np.array_equal(page.canvas[0], RasterRenderer().render(screen).frame)
+
+        # a drag over two rows, then a triple-click's whole row
+        page.send(type="select", anchor=[0, 2], head=[1, 4], unit="cell")
+        text = page.until(lambda m: m["type"] == "selection")["text"]
+        assert text == step["lines"][0][2:].rstrip() + "\nalpha"
+        page.send(type="select", anchor=[1, 3], head=[1, 3], unit="line")
+        assert page.until(lambda m: m["type"] == "selection")["text"] == "alpha beta-gamma/x.y"
+
+        # cleared, then dropped by itself once the text under it changes
+        page.send(type="select")
+        assert page.until(lambda m: m["type"] == "selection")["text"] == ""
+        page.until(lambda m: m["type"] == "step" and m["selection"] is None)
+        assert not (tab.session.screen.attrs & INVERSE).any()
+        page.send(type="select", anchor=[1, 0], head=[1, 0], unit="word")
+        assert page.until(lambda m: m["type"] == "selection")["text"] == "alpha"
+        page.send(type="keys", keys=[*"clear", "Enter"])
+        page.step_where(lambda lines: lines[0].endswith("$") and lines[1] == "")
+        deadline = time.monotonic() + 10
+        while tab._selection is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert tab._selection is None and not (tab.session.screen.attrs & INVERSE).any()

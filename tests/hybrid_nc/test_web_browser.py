@@ -1,10 +1,13 @@
 """`hybrid-nc serve` in a real headless Chromium (Debian's, driven by Playwright - no download):
-type into the canvas, watch the truth panel and the pixels, paste, interrupt a command, resize."""
+type into the canvas, watch the truth panel and the pixels, paste, interrupt a command, resize;
+the loading state before the session; the mouse: a program's on-screen button, the wheel in a
+full-screen program, drag / double- / triple-click selection copied exactly to the clipboard."""
 
 from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import re
 import shutil
@@ -160,6 +163,230 @@ def test_the_terminal_in_chromium(server: str, artifacts_dir: Path) -> None:
                                    "&& window.hnc.step.cols < " + str(new_cols), timeout=30_000)
             settle(page)
             page.screenshot(path=str(artifacts_dir / "web_terminal.png"))
+            assert errors == [], errors
+        finally:
+            browser.close()
+
+
+# a curses program that asks for the mouse (1000 + 1006, as ncurses does for xterm) and counts
+# clicks on its on-screen button
+BUTTON_PROGRAM = r"""
+import curses
+def main(w):
+    curses.mousemask(curses.ALL_MOUSE_EVENTS | curses.REPORT_MOUSE_POSITION)
+    curses.mouseinterval(0)
+    curses.curs_set(0)
+    n = 0
+    w.addstr(0, 0, "[ +1 ]")
+    w.addstr(1, 0, "count 0")
+    while True:
+        ch = w.getch()
+        if ch == ord("q"):
+            break
+        if ch != curses.KEY_MOUSE:
+            continue
+        try:
+            _, x, y, _, b = curses.getmouse()
+        except curses.error:
+            continue
+        what = "wheel up" if b & curses.BUTTON4_PRESSED else "button"
+        w.addstr(2, 0, f"got {what} at {x},{y}".ljust(40))
+        if y == 0 and x < 6 and b & (curses.BUTTON1_PRESSED | curses.BUTTON1_CLICKED):
+            n += 1
+            w.addstr(1, 0, f"count {n}")
+curses.wrapper(main)
+"""
+
+
+def cell_xy(page, row: int, col: int) -> tuple[float, float]:
+    """The page coordinates of the centre of cell (row, col) on the main canvas."""
+    box = page.locator("#screen").bounding_box()
+    h, w = page.evaluate("[window.hnc.step.rows, window.hnc.step.cols]")
+    return (box["x"] + (col + 0.5) * box["width"] / w, box["y"] + (row + 0.5) * box["height"] / h)
+
+
+def run_line(page, line: str) -> None:
+    """Type a line at the shell through the clipboard (one paste message) and press Enter."""
+    page.evaluate(f"navigator.clipboard.writeText({json.dumps(line)})")
+    page.keyboard.press("Control+V")
+    page.keyboard.press("Enter")
+
+
+def row_of(page, text: str) -> int:
+    lines = [ln.rstrip() for ln in page.evaluate("window.hnc.step.lines")]
+    return lines.index(text)
+
+
+def test_loading_state_the_mouse_and_selection_in_chromium(server: str,
+                                                           artifacts_dir: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 720})
+            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+
+            # 1. before the session exists the canvas already says what is happening
+            held: list = []
+            page.route("**/api/info*", lambda route: held.append(route))
+            page.goto(server)
+            page.wait_for_function("document.readyState === 'complete'")
+            deadline = time.monotonic() + 10
+            while not held and time.monotonic() < deadline:
+                page.wait_for_timeout(50)
+            assert held, "the page never asked for /api/info"
+            loading = canvas_pixels(page)
+            assert page.evaluate("window.hnc.counters.updates") == 0
+            assert (loading != loading[0, 0]).any(-1).sum() > 300, "the canvas is blank"
+            page.screenshot(path=str(artifacts_dir / "web_loading.png"))
+            held[0].continue_()
+            page.unroute("**/api/info*")
+            page.wait_for_function("window.hnc.counters.updates > 0 && window.hnc.step",
+                                   timeout=60_000)
+            wait_truth(page, r"\$ *$")
+            settle(page)
+            page.click("#screen")
+
+            # 2. a program's on-screen button: a click reaches it in the mode it asked for
+            code = base64.b64encode(BUTTON_PROGRAM.encode()).decode()
+            run_line(page, f"echo {code} | base64 -d > /tmp/hnc_web_button.py")
+            wait_truth(page, r"\$ *$")
+            run_line(page, "python3 /tmp/hnc_web_button.py")
+            wait_truth(page, "^count 0 *$")
+            page.wait_for_function("window.hnc.step.mouse !== 'off'", timeout=15_000)
+            page.mouse.click(*cell_xy(page, 0, 2))
+            wait_truth(page, "^count 1 *$")
+            page.mouse.click(*cell_xy(page, 0, 4))
+            wait_truth(page, "^count 2 *$")
+            page.mouse.click(*cell_xy(page, 5, 20))  # not on the button
+            wait_truth(page, "^got button at 20,5 *$")
+            assert page.evaluate("window.hnc.step.lines[1].trimEnd()") == "count 2"
+            page.mouse.move(*cell_xy(page, 6, 12))
+            page.mouse.wheel(0, -100)
+            wait_truth(page, "^got wheel up at 12,6 *$")
+            pointer = page.evaluate("window.hnc.step.pointer")
+            assert pointer and pointer["shape"] == "arrow"
+            page.keyboard.press("q")
+            wait_truth(page, r"\$ *$")
+
+            # 3. the wheel scrolls a full-screen program (vim with the mouse on)
+            if shutil.which("vim"):
+                run_line(page, "seq -f 'line %g of the file' 1 300 > /tmp/hnc_web_lines.txt")
+                wait_truth(page, r"\$ *$")
+                run_line(page, "vim -u NONE -N -i NONE -c 'set mouse=a' /tmp/hnc_web_lines.txt")
+                page.wait_for_function("window.hnc.step.lines[0].trimEnd() === 'line 1 of the file'"
+                                       " && window.hnc.step.mouse !== 'off'", timeout=30_000)
+                page.mouse.move(*cell_xy(page, 5, 10))
+                for _ in range(3):
+                    page.mouse.wheel(0, 100)
+                page.wait_for_function("/^line (\\d+) of/.test(window.hnc.step.lines[0]) && "
+                                       "+window.hnc.step.lines[0].split(' ')[1] > 3",
+                                       timeout=15_000)
+                page.keyboard.press("Escape")
+                page.keyboard.type(":q!")
+                page.keyboard.press("Enter")
+                page.wait_for_function("window.hnc.step.mouse === 'off'", timeout=15_000)
+                wait_truth(page, r"\$ *$")
+
+            # 4. selection at the shell: drag, double-click, triple-click; copies are exact
+            page.keyboard.type("clear")
+            page.keyboard.press("Enter")
+            line = "select me: alpha beta-gamma/x.y"
+            run_line(page, f"echo '{line}'")
+            wait_truth(page, f"^{re.escape(line)} *$")
+            settle(page)
+            row = row_of(page, line)
+            # pointer moves are throttled: a sweep over the canvas is a few messages, not 60
+            page.mouse.move(*cell_xy(page, 3, 0))
+            sent, t0 = page.evaluate("window.hnc.counters.mouse"), time.monotonic()
+            page.mouse.move(*cell_xy(page, 3, 59), steps=60)
+            moves = page.evaluate("window.hnc.counters.mouse") - sent
+            assert 1 <= moves <= (time.monotonic() - t0) / 0.04 + 2 and moves < 30, moves
+            settle(page)
+            plain = canvas_pixels(page)
+            page.mouse.move(*cell_xy(page, row, 0))
+            page.mouse.down()
+            page.mouse.move(*cell_xy(page, row, 4), steps=3)
+            page.mouse.move(*cell_xy(page, row, 8), steps=3)
+            page.mouse.up()
+            page.wait_for_function("window.hnc.selection && "
+                                   "window.hnc.selection.text === 'select me'", timeout=15_000)
+            page.wait_for_function("window.hnc.step.selection && "
+                                   "window.hnc.step.selection.text === 'select me'",
+                                   timeout=15_000)
+            settle(page)
+            shown = canvas_pixels(page)
+            band = (slice(row * 16, row * 16 + 16), slice(0, 9 * 8))
+            # the renderer drew the selected cells inverted: light where they were dark
+            assert shown[band].mean() > plain[band].mean() + 60
+            rest = (slice(row * 16, row * 16 + 16), slice(10 * 8, 30 * 8))
+            # and the cells past it not (the neural renderer redraws the whole row, so not
+            # bit for bit)
+            assert abs(float(shown[rest].mean()) - float(plain[rest].mean())) < 10
+            page.keyboard.press("Control+Shift+C")
+            page.wait_for_function("navigator.clipboard.readText().then(t => t === 'select me')")
+
+            x, y = cell_xy(page, row, 22)  # inside "beta-gamma/x.y"
+            page.mouse.dblclick(x, y)
+            page.wait_for_function("window.hnc.selection && "
+                                   "window.hnc.selection.text === 'beta-gamma/x.y'",
+                                   timeout=15_000)
+            page.click("#copy")
+            page.wait_for_function("navigator.clipboard.readText().then(t => t === "
+                                   "'beta-gamma/x.y')")
+
+            page.mouse.click(x, y, click_count=3)
+            page.wait_for_function(f"window.hnc.selection && window.hnc.selection.text === "
+                                   f"{json.dumps(line)}", timeout=15_000)
+            page.click("#screen")  # the keyboard again; a plain click also clears...
+            page.wait_for_function("window.hnc.selection === null", timeout=15_000)
+            page.mouse.click(x, y, click_count=3)
+            page.wait_for_function(f"window.hnc.selection && window.hnc.selection.text === "
+                                   f"{json.dumps(line)}", timeout=15_000)
+            # ...and the browser's own copy (menu, shortcut) gives the selection's exact text
+            copied = page.evaluate("""() => {
+                const data = new DataTransfer();
+                document.dispatchEvent(new ClipboardEvent('copy', {clipboardData: data,
+                                                                   cancelable: true}));
+                return data.getData('text/plain');
+            }""")
+            assert copied == line
+
+            # 5. the symbolic panel shows whole rows, also of a 60-column terminal
+            page.set_viewport_size({"width": 830, "height": 600})
+            page.wait_for_function("Math.abs(window.hnc.step.cols - 60) <= 2", timeout=30_000)
+            settle(page)
+            cols = page.evaluate("window.hnc.step.cols")
+            wide = "=" * (cols - 1) + "#"
+            run_line(page, "python3 -c 'import os; print(\"=\" * "
+                           "(os.get_terminal_size().columns - 1) + chr(35))'")
+            wait_truth(page, f"^{wide} *$")
+            fits = page.evaluate("""() => {
+                const truth = document.querySelector('[data-testid=truth]');
+                const text = truth.textContent;
+                const at = text.lastIndexOf('#');
+                let node = null, offset = at;
+                const walker = document.createTreeWalker(truth, NodeFilter.SHOW_TEXT);
+                while (walker.nextNode()) {
+                    const n = walker.currentNode;
+                    if (offset < n.length) { node = n; break; }
+                    offset -= n.length;
+                }
+                const range = document.createRange();
+                range.setStart(node, offset);
+                range.setEnd(node, offset + 1);
+                const r = range.getBoundingClientRect();
+                const box = truth.getBoundingClientRect();
+                return {right: r.right, boxRight: box.right, scroll: truth.scrollWidth,
+                        client: truth.clientWidth};
+            }""")
+            assert fits["scroll"] <= fits["client"], fits
+            assert fits["right"] <= fits["boxRight"], fits
+            page.screenshot(path=str(artifacts_dir / "web_mouse.png"))
             assert errors == [], errors
         finally:
             browser.close()

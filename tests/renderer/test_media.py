@@ -16,6 +16,7 @@ from renderer.media import (
     even_size,
     fit_frame,
     resample,
+    retime,
     save_png,
     write_video,
 )
@@ -36,6 +37,24 @@ def test_resample_holds_each_frame_until_the_next() -> None:
     out = list(resample(frames, [0.0, 0.25, 0.5], fps=10))
     assert [int(f[0, 0, 0]) for f in out] == [10, 10, 10, 20, 20, 30]
     assert list(resample([], [], fps=10)) == []
+
+
+def test_retime_cuts_waits_and_holds_frames_for_reading() -> None:
+    # a start-up wait, then three quick steps
+    times = [0.5, 13.0, 13.1, 13.2]
+    assert retime(times) == ([0.0, 12.5, 12.6, 12.7], 12.7)
+    new, end = retime(times, idle_time_limit=2.0)
+    assert new == pytest.approx([0.0, 2.0, 2.1, 2.2]) and end == pytest.approx(2.2)
+    # a hold wins over the limit, and the last frame's hold extends the end
+    new, end = retime(times, idle_time_limit=2.0, holds=[0.0, 3.0, 0.0, 1.5])
+    assert new == pytest.approx([0.0, 2.0, 5.0, 5.1]) and end == pytest.approx(6.6)
+    with pytest.raises(ValueError):
+        retime(times, holds=[1.0])
+
+
+def test_resample_holds_the_last_frame_until_the_end() -> None:
+    out = list(resample([frame(10), frame(20)], [0.0, 0.2], fps=10, end=0.6))
+    assert [int(f[0, 0, 0]) for f in out] == [10, 10, 20, 20, 20, 20]
 
 
 def test_fit_frame_and_even_size() -> None:

@@ -1,5 +1,5 @@
-// hybrid-nc web terminal: frames on a canvas, keys to the session, the symbolic screen beside it.
-// Protocol: see hybrid_nc/web/server.py. Plain JS, no build step.
+// hybrid-nc web terminal: frames on a canvas, keys and the mouse to the session, the symbolic
+// screen beside it. Protocol: see hybrid_nc/web/protocol.py. Plain JS, no build step.
 'use strict';
 
 (() => {
@@ -24,9 +24,14 @@
   let flushTimer = null;
   let resizeTimer = null;
   let drawChain = Promise.resolve();
+  let mouseTracking = 'off'; // what the program asked for; 'off': the mouse selects text
+  let selection = null; // {anchor, head, unit, text}: the text is the symbolic screen's
   // counters the browser test reads (window.hnc); nothing else depends on them
-  const counters = { frames: 0, updates: 0, steps: 0, errors: 0 };
-  window.hnc = { counters, get step() { return lastStep; }, get session() { return sid; } };
+  const counters = { frames: 0, updates: 0, steps: 0, errors: 0, mouse: 0, selects: 0 };
+  window.hnc = {
+    counters, get step() { return lastStep; }, get session() { return sid; },
+    get selection() { return selection; },
+  };
 
   function query(extra) {
     const p = new URLSearchParams(extra || {});
@@ -46,6 +51,23 @@
     el.hidden = !text;
     el.textContent = text || '';
   }
+
+  // Until the first frame arrives the canvas says what is happening, in the terminal's own
+  // grid, so a slow start or a refused session is never an empty black box.
+  let framed = false;
+  function paintMessage(lines, bad) {
+    if (framed) return;
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#000';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.font = `${cell[0] - 3}px "DejaVu Sans Mono", ui-monospace, monospace`;
+    ctx.textBaseline = 'top';
+    lines.forEach((line, i) => {
+      ctx.fillStyle = bad && i === 0 ? '#ff7b72' : i === 0 ? '#d7dae0' : '#8a919c';
+      ctx.fillText(line, cell[1], cell[0] * (i + 1));
+    });
+  }
+  paintMessage(['hybrid-nc', 'starting a session: a sandboxed shell and the renderer…']);
 
   // -- sending ---------------------------------------------------------------------------
   function send(msg) {
@@ -102,7 +124,7 @@
     const name = keyName(e);
     if (name === null) return;
     e.preventDefault(); // Tab must not move the focus, Ctrl+W must not close the tab, ...
-    if (name === 'COPY') copyTruth();
+    if (name === 'COPY') copyText();
     else queueKey(name);
   });
   // text that does not come through keydown: IME compositions, dead keys
@@ -124,10 +146,143 @@
   });
   input.addEventListener('focus', () => { canvas.classList.add('focused'); });
   input.addEventListener('blur', () => { canvas.classList.remove('focused'); });
-  for (const c of [canvas, refCanvas]) {
-    c.addEventListener('mousedown', (e) => { e.preventDefault(); input.focus(); });
-    c.addEventListener('focus', () => input.focus());
+  for (const c of [canvas, refCanvas]) c.addEventListener('focus', () => input.focus());
+
+  // -- the mouse -------------------------------------------------------------------------
+  // Over the canvases the mouse works in cells. While the program asks for the mouse, presses,
+  // releases, moves and the wheel go to it (the session sends the bytes of the mode it asked
+  // for); otherwise, or with Shift held, as in xterm, a drag selects, a double-click a word and
+  // a triple-click a line. Moves are throttled: each one is a frame (the pointer is drawn).
+  const MOVE_MS = 40;
+  const BUTTON_NAMES = ['left', 'middle', 'right'];
+  const WHEEL_NOTCH = 100; // pixels of deltaY per wheel notch (one notch in Chromium)
+  let drag = null; // {mode: 'program'|'select', target, button, anchor, unit, head, moved}
+  let moveTimer = null;
+  let lastMoveAt = 0;
+  let pendingMove = null; // [message, send-when-ready]
+  let lastPointer = '';
+  let wheelAcc = 0;
+
+  function cellAt(e, target) {
+    const rect = target.getBoundingClientRect();
+    const x = (e.clientX - rect.left) * (target.width / rect.width);
+    const y = (e.clientY - rect.top) * (target.height / rect.height);
+    const c = Math.max(0, Math.min(cols - 1, Math.floor(x / cell[1])));
+    const r = Math.max(0, Math.min(rows - 1, Math.floor(y / cell[0])));
+    return [r, c];
   }
+
+  function sendMouse(at, button, action) {
+    counters.mouse++;
+    send({ type: 'mouse', col: at[1], row: at[0], button, action });
+  }
+
+  function sendSelect(anchor, head, unit) {
+    counters.selects++;
+    send(anchor ? { type: 'select', anchor, head, unit } : { type: 'select' });
+  }
+
+  // at most one message per MOVE_MS; the newest waits, so where the mouse stops is always sent
+  function throttle(send) {
+    pendingMove = send;
+    if (moveTimer !== null) return;
+    const wait = Math.max(0, MOVE_MS - (performance.now() - lastMoveAt));
+    moveTimer = setTimeout(flushMove, wait);
+  }
+
+  function flushMove() {
+    moveTimer = null;
+    if (!pendingMove) return;
+    const go = pendingMove;
+    pendingMove = null;
+    lastMoveAt = performance.now();
+    go();
+  }
+
+  function dropMove() {
+    if (moveTimer !== null) { clearTimeout(moveTimer); moveTimer = null; }
+    pendingMove = null;
+  }
+
+  function pointerTo(at) {
+    const key = at.join(',');
+    if (key === lastPointer) return;
+    lastPointer = key;
+    throttle(() => sendMouse(at, drag && drag.button ? drag.button : 'left', 'move'));
+  }
+
+  function onMouseDown(e, target) {
+    e.preventDefault(); // no native text selection or drag of the canvas
+    input.focus();
+    if (!ws || !cols) return;
+    const at = cellAt(e, target);
+    const button = BUTTON_NAMES[e.button];
+    if (!button) return;
+    if (mouseTracking !== 'off' && !e.shiftKey) {
+      drag = { mode: 'program', target, button };
+      dropMove();
+      lastPointer = at.join(',');
+      sendMouse(at, button, 'press');
+      return;
+    }
+    if (button !== 'left') return;
+    const unit = e.detail >= 3 ? 'line' : e.detail === 2 ? 'word' : 'cell';
+    drag = { mode: 'select', target, anchor: at, head: at, unit };
+    dropMove();
+    if (unit !== 'cell') sendSelect(at, at, unit);
+    else if (selection) sendSelect(null); // a plain click clears the selection
+  }
+
+  function onMouseMove(e) {
+    if (drag) {
+      const at = cellAt(e, drag.target);
+      if (drag.mode === 'program') { pointerTo(at); return; }
+      if (at[0] === drag.head[0] && at[1] === drag.head[1]) return;
+      drag.head = at;
+      drag.moved = true;
+      const { anchor, unit } = drag;
+      throttle(() => sendSelect(anchor, at, unit));
+      return;
+    }
+    const target = e.target === canvas || e.target === refCanvas ? e.target : null;
+    if (target && cols) pointerTo(cellAt(e, target));
+  }
+
+  function onMouseUp(e) {
+    if (!drag) return;
+    const d = drag;
+    drag = null;
+    const at = cellAt(e, d.target);
+    if (d.mode === 'program') {
+      dropMove();
+      lastPointer = at.join(',');
+      sendMouse(at, d.button, 'release');
+    } else if (d.unit !== 'cell' || d.moved) {
+      dropMove();
+      sendSelect(d.anchor, at, d.unit); // the final extent, sent at once
+    }
+  }
+
+  function onWheel(e, target) {
+    if (!ws || !cols) return;
+    e.preventDefault(); // the page does not scroll under the terminal
+    const scale = e.deltaMode === 1 ? WHEEL_NOTCH / 3 : e.deltaMode === 2 ? WHEEL_NOTCH * 3 : 1;
+    wheelAcc += e.deltaY * scale;
+    const notches = Math.min(10, Math.floor(Math.abs(wheelAcc) / WHEEL_NOTCH));
+    if (!notches) return;
+    const action = wheelAcc < 0 ? 'wheel_up' : 'wheel_down';
+    wheelAcc -= Math.sign(wheelAcc) * notches * WHEEL_NOTCH;
+    const at = cellAt(e, target);
+    for (let i = 0; i < notches; i++) sendMouse(at, 'left', action);
+  }
+
+  for (const c of [canvas, refCanvas]) {
+    c.addEventListener('mousedown', (e) => onMouseDown(e, c));
+    c.addEventListener('wheel', (e) => onWheel(e, c), { passive: false });
+    c.addEventListener('contextmenu', (e) => { if (mouseTracking !== 'off') e.preventDefault(); });
+  }
+  window.addEventListener('mousemove', onMouseMove);
+  window.addEventListener('mouseup', onMouseUp);
 
   // -- frames ----------------------------------------------------------------------------
   function zoom() { return parseFloat($('zoom').value) || 1; }
@@ -161,7 +316,7 @@
       }
       target.getContext('2d').drawImage(bmp, 0, y);
       bmp.close();
-      if (channel === 0) counters.updates++;
+      if (channel === 0) { counters.updates++; framed = true; }
     }).catch((err) => { counters.errors++; console.error('frame', err); });
   }
 
@@ -194,7 +349,31 @@
       if (r < step.lines.length - 1) frag.append('\n');
     });
     truth.replaceChildren(frag);
+    fitTruth(step.cols);
   }
+
+  // The panel shows whole rows: when `cols` characters at the panel's font do not fit its
+  // width, the font gets smaller (never below 6 px) instead of the rows' ends being cut off.
+  const TRUTH_PX = 12;
+  const probe = document.createElement('span');
+  probe.className = 'truth-probe';
+  probe.setAttribute('aria-hidden', 'true');
+  probe.textContent = '0'.repeat(100);
+  document.body.append(probe);
+  let truthCols = 0;
+
+  function fitTruth(n) {
+    if (n) truthCols = n;
+    if (!truthCols) return;
+    const style = getComputedStyle(truth);
+    const room = truth.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const charW = probe.getBoundingClientRect().width / 100; // at TRUTH_PX
+    if (!(room > 0 && charW > 0)) return;
+    const fits = Math.floor((TRUTH_PX * room / (truthCols * charW)) * 10) / 10;
+    const px = Math.max(6, Math.min(TRUTH_PX, fits));
+    truth.style.fontSize = px + 'px';
+  }
+  new ResizeObserver(() => fitTruth()).observe(truth);
 
   function fmt(v, digits) { return typeof v === 'number' ? v.toFixed(digits) : '–'; }
 
@@ -243,12 +422,21 @@
     return lastStep.lines.map((l) => l.replace(/\s+$/, '')).join('\n').replace(/\n+$/, '');
   }
 
-  async function copyTruth() {
-    const text = screenText();
+  // the selection's text when something is selected, else the whole screen: always the symbolic
+  // screen's characters, never read from pixels
+  async function copyText() {
+    const text = selection ? selection.text : screenText();
+    const what = selection ? 'selection' : 'screen text';
     try {
       await navigator.clipboard.writeText(text);
-      setStatus('screen text copied', 'good');
+      setStatus(`${what} copied`, 'good');
     } catch (err) {
+      if (selection) {
+        // no clipboard permission: the copy event below puts the selection's text there
+        const ok = document.execCommand('copy');
+        setStatus(ok ? 'selection copied' : 'copy refused by the browser', ok ? 'good' : 'bad');
+        return;
+      }
       // no clipboard permission: select the panel and use the legacy command
       const range = document.createRange();
       range.selectNodeContents(truth);
@@ -303,7 +491,16 @@
   });
   $('zoom').addEventListener('change', () => { applyZoom(); scheduleFit(); });
   $('fit').addEventListener('change', scheduleFit);
-  $('copy').addEventListener('click', copyTruth);
+  $('copy').addEventListener('click', copyText);
+  // a copy from the browser (menu, shortcut) while the terminal has the focus gives the
+  // terminal's selection; a selection made in the side panel copies as usual
+  document.addEventListener('copy', (e) => {
+    const own = getSelection();
+    const panelSelected = own && !own.isCollapsed && own.toString() !== '';
+    if (!selection || (panelSelected && document.activeElement !== input)) return;
+    e.clipboardData.setData('text/plain', selection.text);
+    e.preventDefault();
+  });
   $('show-wrong').addEventListener('change', () => { if (lastStep) renderTruth(lastStep); });
 
   async function download(ext) {
@@ -361,6 +558,8 @@
         setControls(msg);
         setNotice(msg.notice);
         setStatus(`connected · ${msg.renderer} renderer · ${msg.reasoners.join('+')}`, 'good');
+        paintMessage(['hybrid-nc',
+          `session started: drawing the first frame (${msg.renderer})…`]);
         scheduleFit();
         break;
       case 'step':
@@ -369,9 +568,14 @@
         if (msg.renderer !== rendererName) { rendererName = msg.renderer; showView(); }
         cols = msg.cols;
         rows = msg.rows;
+        mouseTracking = msg.mouse || 'off';
+        selection = msg.selection || null;
         renderTruth(msg);
         renderTrace(msg);
         if (msg.notice) setNotice(msg.notice);
+        break;
+      case 'selection':
+        selection = msg.anchor ? msg : null;
         break;
       case 'config':
         setControls(msg);
@@ -380,6 +584,7 @@
       case 'error':
         counters.errors++;
         setStatus(msg.message, 'bad');
+        if (msg.fatal) paintMessage(['no session', msg.message], true);
         break;
       case 'closed':
         setStatus(`session closed: ${msg.reason} (reload for a new one)`, 'bad');
@@ -398,6 +603,10 @@
       else { counters.frames++; onFrame(ev.data); }
     };
     ws.onclose = (ev) => {
+      if (!framed && !$('status').classList.contains('bad')) {
+        const why = ev.reason ? ': ' + ev.reason : '';
+        paintMessage(['no session', 'the connection closed' + why], true);
+      }
       if (!$('status').classList.contains('bad')) {
         setStatus('disconnected' + (ev.reason ? ': ' + ev.reason : '') + ' (reload to start again)', 'bad');
       }
@@ -413,10 +622,14 @@
       fillThemes(info.themes);
     } catch (err) {
       setStatus(`cannot open a session: ${err.message}`, 'bad');
+      paintMessage(['no session', `cannot open a session: ${err.message}`], true);
       return;
     }
-    applyZoom();
     const [c, r] = fitSize();
+    canvas.width = c * cell[1];
+    canvas.height = r * cell[0];
+    applyZoom();
+    paintMessage(['hybrid-nc', 'starting a session: a sandboxed shell and the renderer…']);
     connect(c, r);
     input.focus();
   }
