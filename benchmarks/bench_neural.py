@@ -395,7 +395,9 @@ def write_json(results: dict[str, Any], args: Any) -> None:
 
     prov = provenance({"seed": args.seed}, sys.argv[1:])
     prov["command"] = "python benchmarks/bench_neural.py " + " ".join(sys.argv[1:])
-    weights = Path(args.checkpoint) / "diffusion_pytorch_model.safetensors"
+    from renderer.neural import weights_path
+
+    weights = weights_path(args.checkpoint)
     prov["checkpoint"] = {"path": args.checkpoint,
                           "sha256_16": hashlib.sha256(weights.read_bytes()).hexdigest()[:16]}
     data = {"provenance": prov, **results}

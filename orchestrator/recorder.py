@@ -12,6 +12,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,12 @@ class Recorder:
         self.records: deque[dict[str, Any]] = deque(maxlen=max_records)
         self._live: CastWriter | None = None
         # (time, step index, shape, compressed rows)
-        self._frames: deque[tuple[float, int, tuple[int, ...], tuple[bytes, ...]]] = deque(
-            maxlen=max_frames)
+        self._frames: deque[tuple[float, int, tuple[int, ...], Future[tuple[bytes, ...]]]] = \
+            deque(maxlen=max_frames)
         self._compressor = RowCompressor()  # row strips: a keystroke compresses one row
+        # zlib releases the GIL: a full noisy frame (~10 ms) is compressed beside the next one
+        # being drawn, in order, by one thread (the compressor compares each frame with the last)
+        self._packer = ThreadPoolExecutor(1, thread_name_prefix="hybrid-nc-recorder")
 
     def record_to(self, path: str | os.PathLike[str]) -> None:
         """Also append every event to the asciicast at `path` as it happens."""
@@ -64,7 +68,8 @@ class Recorder:
     def frame(self, frame: np.ndarray, cell_rows: int, record: dict[str, Any]) -> None:
         """A drawn frame (H, W, 3) of `cell_rows` terminal rows, and its step's report entry."""
         self._frames.append((time.monotonic() - self.t0, int(record.get("index", 0)),
-                             frame.shape, self._compressor.compress(frame, cell_rows)))
+                             frame.shape,
+                             self._packer.submit(self._compressor.compress, frame, cell_rows)))
         self.records.append(record)
 
     @property
@@ -101,11 +106,12 @@ class Recorder:
 
         def decode() -> Iterator[np.ndarray]:
             for _t, _index, shape, blobs in frames:
-                yield decompress(shape, blobs)
+                yield decompress(shape, blobs.result())
 
         return Path(write_video(path, decode(), times=times, end=end, fps=fps))
 
     def close(self) -> None:
+        self._packer.shutdown(wait=True)
         if self._live is not None:
             self._live.close()
             self._live = None

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +174,15 @@ class LookRenderer(NeuralRenderer):
     def make_raster(self) -> RasterRenderer:
         """A separate reference for this look (the session's fallback and verifier)."""
         return self.look.raster(self.captioner.raster.config.cursor)
+
+    def denoise(self, caption: CellCaption, prev: np.ndarray | None, **kwargs: Any) -> Any:
+        # a real terminal draws its cursor its own way (xterm, over a 24-bit-coloured glyph, not
+        # in the caption's two colours): the palette projection leaves that cell as drawn
+        cursor = caption.bits[..., 5] != 0
+        if self.palette.enabled and cursor.any():
+            two = np.ones(cursor.shape, bool) if caption.two_colour is None else caption.two_colour
+            caption = replace(caption, two_colour=two & ~cursor)
+        return super().denoise(caption, prev, **kwargs)
 
     def x0_base(self, caption: CellCaption) -> torch.Tensor | None:
         if self.look.x0_base != "templates":

@@ -43,6 +43,7 @@ from terminal.screen import (
 )
 from terminal.themes import Theme
 
+from . import palette as cell_palette
 from . import pointer as pointer_sprite
 from .base import RenderOutput
 from .captions import Caption, Tier, check_tier, make_caption, native_withheld
@@ -69,6 +70,8 @@ class CellCaption:
     bits: (R, C, 6) bold, italic, underline, inverse, strike, cursor as 0/1
     hint: (R, C, G) the alpha the reference raster draws (the optional glyph-hint plane)
     fg, bg: (R, C, 3) the effective colours the raster draws (after inverse and cursor), 0-255
+    two_colour: (R, C) bool, False where a cell is not drawn in fg and bg alone (colour glyphs);
+        None: every cell is (renderer/palette.py)
     """
 
     glyph: np.ndarray
@@ -77,6 +80,7 @@ class CellCaption:
     hint: np.ndarray
     fg: np.ndarray
     bg: np.ndarray
+    two_colour: np.ndarray | None = None
 
     def target(self) -> np.ndarray:
         """The reference pixels these tokens describe: (R, C, h*w*3) uint8 (the raster's
@@ -122,7 +126,8 @@ def restrict_caption(caption: CellCaption, tier: str, withheld_rows: np.ndarray 
         return caption
     glyph, colours, bits = caption.glyph.copy(), caption.colours.copy(), caption.bits.copy()
     restrict_arrays(tier, glyph, colours, bits, withheld_rows)
-    return CellCaption(glyph, colours, bits, caption.hint, caption.fg, caption.bg)
+    return CellCaption(glyph, colours, bits, caption.hint, caption.fg, caption.bg,
+                       caption.two_colour)
 
 
 class CellCaptioner:
@@ -189,8 +194,12 @@ class CellCaptioner:
             text = screen.chars[cr][cc]
             if text and char_width(text) == 2 and cc + 1 < c:
                 bits[ri, cc + 1, 5] = 1
+        two_colour = None
+        if raster.atlas.color:  # colour emoji exist only with FontSpec(color_emoji=True)
+            idx = raster.glyph_indices(screen, rows)
+            two_colour = ~cell_palette.colour_glyph_cells(raster.atlas, idx)
         return CellCaption(np.ascontiguousarray(glyph, np.float32), colours.astype(np.float32),
-                           bits, hint.astype(np.float32), fg_eff, bg_eff)
+                           bits, hint.astype(np.float32), fg_eff, bg_eff, two_colour)
 
 
 def action_bucket(action: Any, buckets: int) -> int:
@@ -241,7 +250,8 @@ def cpu_has_native_bf16() -> bool:
 def denoise_rows(model: Any, scheduler: Any, caption: CellCaption, prev: np.ndarray | None, *,
                  rows: list[int], steps: int, seed: int, guidance: float = 1.0,
                  action: Any = None, frame_index: int = 0, base: torch.Tensor | None = None,
-                 bf16: bool = False, on_step: Callable[[], None] | None = None
+                 bf16: bool = False, on_step: Callable[[], None] | None = None,
+                 palette: cell_palette.PaletteConfig = cell_palette.PaletteConfig()
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Generate the patches of some rows: CellDiT -> FlowMatchEulerDiscreteScheduler.step.
 
@@ -249,7 +259,8 @@ def denoise_rows(model: Any, scheduler: Any, caption: CellCaption, prev: np.ndar
     frame); rows: the screen row numbers and frame_index: the frame's number (together with
     seed they seed each row's noise); guidance: classifier-free guidance scale (1: none);
     base: None, or (R, C, P) in [-1, 1] that the model's x0 prediction is a correction of;
-    bf16: the model's matrix products under CPU autocast; on_step: called after each step.
+    bf16: the model's matrix products under CPU autocast; on_step: called after each step;
+    palette: the last move, each cell projected onto its bg -> fg segment (renderer/palette.py).
     Returns (patches (R, C, P) uint8, finite (R,) bool); non-finite rows are zeroed, not drawn.
     """
     cfg = model.config
@@ -299,6 +310,10 @@ def denoise_rows(model: Any, scheduler: Any, caption: CellCaption, prev: np.ndar
     # 6. pixels
     finite = torch.isfinite(x).flatten(1).all(1).numpy()
     x = torch.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0).clamp(-1, 1)
+    if palette.enabled:
+        where = (cell_palette.projectable(caption.colours, caption.two_colour)
+                 & cell_palette.contrasted(caption.fg, caption.bg, palette.min_contrast))
+        x = cell_palette.project(x, caption.fg, caption.bg, where, palette.snap)
     patches = ((x + 1) * 127.5).round().to(torch.uint8).numpy()
     return patches, finite
 
@@ -416,6 +431,9 @@ class NeuralRenderer:
             a few 1/255 levels of float32 (benchmarks/results/neural.md).
         tier: the caption tier the model was trained with (renderer/captions.py): what its cell
             tokens tell when `caption`/`render` are not given another.
+        palette: project each drawn cell onto its bg -> fg segment after the last step
+            (renderer/palette.py): True (default), False (the model's pixels, for ablation), or a
+            PaletteConfig.
     """
 
     name = "neural"
@@ -423,7 +441,8 @@ class NeuralRenderer:
     def __init__(self, model: Any, *, theme: str | Theme = "dark", steps: int = 1, seed: int = 0,
                  guidance: float = 1.0, threads: int | None = 1,
                  font: FontSpec | None = None, cursor: str = "block",
-                 precision: str = "auto", tier: Tier = "detailed") -> None:
+                 precision: str = "auto", tier: Tier = "detailed",
+                 palette: bool | cell_palette.PaletteConfig = True) -> None:
         from diffusers import FlowMatchEulerDiscreteScheduler
 
         if precision not in ("auto", "float32", "bfloat16"):
@@ -445,6 +464,7 @@ class NeuralRenderer:
         self.seed = int(seed)
         self.guidance = float(guidance)
         self.tier: Tier = check_tier(tier)
+        self.palette = cell_palette.PaletteConfig.of(palette)
         self.reset()
 
     @classmethod
@@ -508,7 +528,7 @@ class NeuralRenderer:
         return denoise_rows(self.model, self.scheduler, caption, prev, rows=rows, steps=steps,
                             seed=seed, guidance=guidance, action=action,
                             frame_index=frame_index, base=self.x0_base(caption),
-                            bf16=self.precision == "bfloat16")
+                            bf16=self.precision == "bfloat16", palette=self.palette)
 
     def x0_base(self, caption: CellCaption) -> torch.Tensor | None:
         """What the model's x0 prediction is a correction of, in [-1, 1]: nothing here; a look

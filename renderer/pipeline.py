@@ -30,6 +30,7 @@ from terminal.themes import Theme
 from .fonts import FontSpec
 from .models.cell_dit import CellDiT
 from .neural import CellCaptioner, CheckpointError, denoise_rows, patches_to_rows
+from .palette import PaletteConfig
 
 PIPELINE_INDEX = "model_index.json"
 
@@ -87,6 +88,7 @@ class TerminalPipeline(DiffusionPipeline):
     def __call__(self, screen: ScreenState | dict[str, Any] | str, num_inference_steps: int = 1,
                  generator: torch.Generator | None = None, *, theme: str | Theme = "dark",
                  guidance_scale: float = 1.0, action: Any = None,
+                 palette: bool | PaletteConfig = True,
                  output_type: Literal["pil", "np"] = "pil",
                  return_dict: bool = True) -> ImagePipelineOutput | tuple[list[Any]]:
         """Draw `screen`.
@@ -100,6 +102,8 @@ class TerminalPipeline(DiffusionPipeline):
             theme: colour theme of the caption (a name or a Theme).
             guidance_scale: classifier-free guidance (1: none; more costs a second pass).
             action: the action that led to this screen (hashed into the model's action token).
+            palette: project each cell onto its bg -> fg segment after the last step, as the
+                renderer does (renderer/palette.py); False: the model's pixels untouched.
             output_type: "pil" (PIL images) or "np" ((H, W, 3) uint8 arrays).
 
         Returns an ImagePipelineOutput with one image (or `(images,)` when not return_dict).
@@ -119,7 +123,8 @@ class TerminalPipeline(DiffusionPipeline):
             patches, finite = denoise_rows(
                 self.transformer, self.scheduler, caption, None, rows=rows,
                 steps=num_inference_steps, seed=seed, guidance=guidance_scale, action=action,
-                on_step=bar.update)
+                on_step=bar.update,
+                palette=PaletteConfig.of(palette))
         # 4. pixels; rows whose output is not finite come from the reference rasterizer
         if not finite.all():
             bad = np.flatnonzero(~finite)

@@ -98,16 +98,17 @@ def run(args: argparse.Namespace) -> int:
                 holds[step.index] = TYPE_HOLD if kind == "type" else args.hold
             advance()
             acc = last.accuracy
+            if note and last.route == "llm":  # which model answered, and what sympy computed
+                trace = last.trace
+                note += f" [{trace.get('model')}"
+                if "result" in trace:
+                    note += f": {trace['expression']} = {trace['result']} by sympy"
+                if trace.get("llm_error"):
+                    note += f": {trace['llm_error']}"
+                note += "]"
             if note:
                 table.append([value[:48], last.route or "-", acc.get("raw"), acc.get("repaired"),
                               f"{last.timings.get('render', 0):.0f}", note])
-            if last.route == "llm":
-                trace = last.trace
-                computed = (f", expression {trace['expression']!r} = {trace['result']} (sympy)"
-                            if "result" in trace else "")
-                print(f"  {'':<48} model={trace.get('model')}{computed}"
-                      f"{', error: ' + trace['llm_error'] if trace.get('llm_error') else ''}",
-                      file=sys.stderr)
         report = s.report()
         steps_report = report["steps"]
         s.save(out / "session.cast", idle_time_limit=args.idle_time_limit)

@@ -6,7 +6,7 @@
 
 Each subcommand writes OUT_DIR/<name>.json (with commit, machine, seeds, package versions) and
 OUT_DIR/<name>.md (the table, the paper's figures beside ours); `all` also writes report.md with
-plots. --quick runs every subcommand small (under 10 minutes together on a 2-core CPU), with 95%
+plots. --quick runs every subcommand small (under 2 minutes together on a 2-core CPU), with 95%
 confidence intervals; full runs show progress bars.
 """
 
@@ -25,10 +25,10 @@ SUBCOMMANDS = ("ocr", "arith", "captions", "injection", "latency", "budget", "al
 
 # (quick, full) sizes of each subcommand
 SIZES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
-    "ocr": ({"per_cast": 2, "tess_limit": 6}, {"per_cast": 5, "tess_limit": None}),
-    "arith": ({"n_generated": 12, "n_shared": 4}, {"n_generated": 200, "n_shared": 100}),
-    "captions": ({"max_frames": 10}, {"max_frames": None}),
-    "injection": ({"max_frames": 10}, {"max_frames": None}),
+    "ocr": ({"per_cast": 2, "tess_limit": 4}, {"per_cast": 5, "tess_limit": None}),
+    "arith": ({"n_generated": 8, "n_shared": 4}, {"n_generated": 200, "n_shared": 100}),
+    "captions": ({"max_frames": 8}, {"max_frames": None}),
+    "injection": ({"max_frames": 8}, {"max_frames": None}),
     "budget": ({"max_frames": 4}, {"max_frames": 12}),
     "latency": ({"keystrokes": 16, "commands": 6, "full_frames": 3, "row_frames": 20},
                 {"keystrokes": 60, "commands": 24, "full_frames": 10, "row_frames": 100}),
@@ -47,7 +47,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "ablation:detailed)")
     common.add_argument("--json", metavar="OUT", help="also write the result JSON here")
     common.add_argument("--quick", action="store_true",
-                        help="small samples (every subcommand together in under 10 minutes)")
+                        help="small samples (every subcommand together in about a minute on "
+                             "a 2-core CPU; CI runs it)")
     common.add_argument("--casts", metavar="DIR", default=str(DEFAULT_CASTS),
                         help="directory of asciicast recordings (default: ../shared/data/casts)")
     common.add_argument("--seed", type=int, default=0, help="seed of sampling and generation")
@@ -74,6 +75,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     common.add_argument("--retrain", action="store_true",
                         help="all: first retrain the ablation variants (train-ablations, the "
                              "configs' budget; --train-seeds), then evaluate them")
+    common.add_argument("--reuse", metavar="NAME,...",
+                        help="all: read these subcommands' results back from --out (written by "
+                             "an earlier run, e.g. a long `eval arith`) instead of rerunning them")
     common.add_argument("--quiet", action="store_true", help="no progress bars")
     evsub = p.add_subparsers(dest="eval_command", metavar="SUBCOMMAND", required=True,
                              parser_class=type(p))
@@ -127,8 +131,17 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if args.retrain:
         _retrain(args.train_seeds)
+    reuse = _names(args.reuse, [])
+    unknown = [n for n in reuse if n not in SUBCOMMANDS[:-1]]
+    if unknown or (reuse and sub != "all"):
+        raise EvalError(f"--reuse names subcommands of `all` ({', '.join(SUBCOMMANDS[:-1])}), "
+                        f"got {args.reuse!r}" if unknown else "--reuse goes with `all`")
     done = {}
     for name in (_all_names(args) if sub == "all" else (sub,)):
+        if name in reuse:
+            done[name] = _read_back(out, name)
+            print(f"{name}: read back from {out / (name + '.json')}", file=sys.stderr)
+            continue
         res, md = _run_one(name, args, casts_dir)
         from hybrid_nc.evaluation.common import write_result
 
@@ -142,6 +155,18 @@ def run(args: argparse.Namespace) -> int:
                 [[name, res.get("wall_s"), str(out / f"{name}.md")]
                  for name, (res, _md) in done.items()])
     return 0
+
+
+def _read_back(out: Path, name: str) -> tuple[dict[str, Any], str]:
+    import json
+
+    from hybrid_nc.evaluation.common import EvalError
+
+    jp, mp = out / f"{name}.json", out / f"{name}.md"
+    if not (jp.is_file() and mp.is_file()):
+        raise EvalError(f"--reuse {name}: no {jp} and {mp.name} (run `hybrid-nc eval {name} "
+                        f"--out {out}` first)")
+    return json.loads(jp.read_text()), mp.read_text()
 
 
 def _all_names(args: argparse.Namespace) -> list[str]:
@@ -233,6 +258,13 @@ def _report(out: Path, done: dict[str, tuple[dict[str, Any], str]], wall: float)
             ["semantic", "regular", "detailed", "contextual", "residual", "internal"],
             out / "ablation_frames.png"),
     }
+    if "budget" in done and done["budget"][0].get("plot"):
+        figures["budget"] = Path(done["budget"][0]["plot"])
+    # a result read back (--reuse) has no frames in memory: its figure from that run stands
+    kept = {"samples": "sample_frames.png", "rollouts": "ablation_frames.png"}
+    for key, fname in kept.items():
+        if figures.get(key) is None and (out / fname).is_file():
+            figures[key] = out / fname
     prov = provenance({})
     path = report.write_report(out, [(k, v[1]) for k, v in done.items()], figures, wall,
                                prov["command"], prov["machine"], prov["git_commit"])

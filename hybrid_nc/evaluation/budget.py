@@ -17,6 +17,7 @@ checkpoint, so differences between variants are paired).
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -48,15 +49,19 @@ def run_budget(casts: list[Path], *, max_frames: int | None, steps: list[int] | 
                quiet: bool = False, sampling_steps: int | None = None) -> dict[str, Any]:
     """Score every snapshot (variant x seed x step; `steps`: which ones, default 250, 500,
     1000 and the last) of the training runs of `budget` steps (default: the configs')."""
-    from .variants import ablation_configs, snapshot_dirs
+    from .variants import VARIANT_FILE, ablation_configs, snapshot_dirs
 
     t0 = time.perf_counter()
     configs = {c.name: c for c in ablation_configs(variant_names())}
     todo: list[tuple[str, int, int, Path]] = []
+    trained: list[dict[str, Any]] = []
     for name, cfg in configs.items():
         for s, snaps in snapshot_dirs(cfg, seeds, budget).items():
             want = set(steps) if steps else {*DEFAULT_STEPS, max(snaps)}
             todo += [(name, s, step, path) for step, path in snaps.items() if step in want]
+            last = json.loads((snaps[max(snaps)] / VARIANT_FILE).read_text())
+            trained.append({"variant": name, "seed": s, "steps": max(snaps),
+                            "wall_s": last.get("wall_s")})
     if not todo:
         raise EvalError("no training snapshots in runs/ablations (train them: hybrid-nc eval "
                         "train-ablations --seeds 0,1,2)")
@@ -75,7 +80,7 @@ def run_budget(casts: list[Path], *, max_frames: int | None, steps: list[int] | 
                          "train_budget": budget, "seeds": sorted({p["seed"] for p in points}),
                          "steps": sorted({p["step"] for p in points}),
                          "sampling_steps": sampling_steps},
-            "paper": PAPER, "points": points, "summary": summary,
+            "paper": PAPER, "points": points, "summary": summary, "runs": trained,
             "orderings": orderings(summary), "wall_s": round(time.perf_counter() - t0, 1)}
 
 
@@ -143,6 +148,12 @@ def markdown(result: dict[str, Any]) -> str:
         "(n = seeds), each seed's figure the mean over the same frames. "
         f"Wall time {result['wall_s']} s. Plot: `budget_curve.png`.",
     ]
+    walls = [r["wall_s"] for r in result.get("runs", []) if r.get("wall_s")]
+    if walls:
+        lines += ["", f"Training: {len(walls)} runs of {max(r['steps'] for r in result['runs'])} "
+                  f"steps, {np.median(walls):.0f} s each (median; {min(walls):.0f}-"
+                  f"{max(walls):.0f} s, on one core of the shared CPU, time includes the "
+                  "trainer's own evaluations)."]
     titles = {"injection": "Injection modes, SSIM (paper: internal best)",
               "captions": "Caption tiers, PSNR in dB (paper: detailed best)"}
     for fam, members in FAMILIES.items():

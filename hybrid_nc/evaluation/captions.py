@@ -53,4 +53,11 @@ def markdown(result: dict[str, Any]) -> str:
         "Variants: same CellDiT size and steps (renderer/checkpoints/ablations/README.md); "
         "semantic = no cell content, only the previous frame and the hashed action; regular = "
         "the characters (regular face), no colours/attributes/cursor; detailed = everything.",
+        "",
+        "Where the designs differ: our tiers restrict cell-aligned caption tokens (a glyph "
+        "mask per cell), the paper's are text prompts of more or less detail given to Wan2.1; "
+        "and ours are 0.25 M-parameter per-row models trained 1,500 steps on a CPU. Our "
+        "`detailed` tier hands the model every glyph in place, so its lead over `regular` "
+        "(colours and attributes only) and `semantic` (nothing per cell) is larger than a text "
+        "prompt can give. Seed spread and budget: `budget.md`.",
     ])

@@ -202,5 +202,12 @@ def markdown(result: dict[str, Any]) -> str:
               "The paper's PSNR figures: 26.89 dB for generation with detailed captions; its "
               "40.77 dB is the VAE's *reconstruction* of real frames, an upper bound of its "
               "pipeline and not a generation score (our renderer draws pixels directly, with no "
-              "autoencoder between it and the screen)."]
+              "autoencoder between it and the screen).",
+              "", "Where the designs differ: our renderer (a 2.3 M-parameter CellDiT drawing a row "
+              "at a time) is told each cell's glyph (cell-aligned glyph captions), so it copies "
+              "known glyphs into known cells; the paper's model (Wan2.1 I2V, billions of "
+              "parameters, ~15k H100-hours) is given a text prompt and must lay the text out "
+              "itself. Our figures say what that design buys, not that ours is the better video "
+              "model. `+ repair`: the same frames after verify & repair (the frame the full "
+              "system shows); the raw rows are the renderer's own stream."]
     return "\n".join(lines)

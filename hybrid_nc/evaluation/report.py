@@ -117,7 +117,7 @@ def rollout_frames(variants: list[str], path: Path) -> Path | None:
     from .common import _ROLLOUTS
 
     by_cast: dict[str, dict[str, Any]] = {}
-    for (name, cast, _mf, _seed), run in _ROLLOUTS.items():
+    for (name, cast, *_settings), run in _ROLLOUTS.items():
         if run.get("_last") is not None and name.startswith("ablation:"):
             by_cast.setdefault(cast, {})[name.split(":", 1)[1]] = run["_last"]
     if not by_cast:
@@ -151,7 +151,8 @@ def write_report(out: Path, parts: list[tuple[str, str]], figures: dict[str, Pat
         lines += [md.rstrip(), ""]
     captions = {"training": "Accuracy and PSNR vs training steps (training logs)",
                 "latency": "Latency histograms", "samples": "raster | neural | difference x4",
-                "rollouts": "Ablation variants' last held-out frame (top: raster)"}
+                "rollouts": "Ablation variants' last held-out frame (top: raster)",
+                "budget": "Ablations vs training budget, mean over seeds (budget.md)"}
     figs = [(k, p) for k, p in figures.items() if p is not None]
     if figs:
         lines += ["## Figures", ""]

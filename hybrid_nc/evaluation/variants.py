@@ -246,8 +246,9 @@ def write_readme(root: Path = ABLATIONS) -> Path:
         "`hybrid-nc train --build-data`), seed, learning rate and number of steps; they differ only",
         "in the caption restriction or the injection mode. Trained on the shared 2-core CPU with",
         "",
-        "    nice -n 10 hybrid-nc eval train-ablations "
-        f"{' / '.join(sorted(c for c in commands if c)) or ''}   # all; --only NAME for one",
+        "    nice -n 15 hybrid-nc eval train-ablations "
+        f"{' / '.join(sorted(c for c in commands if c)) or ''}  # all; --only NAME for one; "
+        "--seeds 0,1,2 for the spread",
         "",
         "from `hybrid_nc/configs/ablation_<name>.json`. Each folder: config.json + safetensors",
         "(CellDiT, `renderer.neural.load_model`) and variant.json (restriction, full training config,",
@@ -260,7 +261,10 @@ def write_readme(root: Path = ABLATIONS) -> Path:
         *rows,
         "",
         "These are deliberately small: their absolute accuracy is far below the shipped renderer's;",
-        "the ablations compare them with each other.",
+        "the ablations compare them with each other. The folders hold the configs' seed (0); the",
+        "other seeds and the intermediate checkpoints (`--seeds 0,1,2` keeps every 250th step in",
+        "runs/ablations/NAME[-seedS]/snapshots/) are scored by `hybrid-nc eval budget`",
+        "(benchmarks/results/eval/budget.md, with the time each run took).",
     ])
     path = root / "README.md"
     path.write_text(text + "\n")

@@ -174,20 +174,23 @@ def reply_schema(max_text: int, numbers: list[str] | None = None) -> dict[str, A
     numbers: for a word problem (a question with two or more numbers) the reply must be an
     expression combining those numbers with + - * / and parentheses: the model only chooses the
     operations, sympy computes, and no number can appear that the question did not contain. Its
-    text is then a short label (MAX_LABEL), not room for the model to work the sum out in words.
+    text is then a short label (MAX_LABEL) with no digits, not room for the model to work the sum
+    out in words or to show a result of its own beside sympy's.
     """
     expression: dict[str, Any] = {"type": "string", "maxLength": MAX_EXPRESSION,
                                   "pattern": EXPRESSION_PATTERN}
     kinds = ["answer", "expression"]
+    text: dict[str, Any] = {"type": "string", "maxLength": max_text}
     if numbers and len(numbers) >= 2:
         expression["pattern"] = _expression_from(numbers)
         kinds = ["expression"]
-        max_text = min(max_text, MAX_LABEL)
+        # a label without digits or "=": no result of the model's own beside sympy's
+        text = {"type": "string", "maxLength": min(max_text, MAX_LABEL), "pattern": "^[^0-9=]*$"}
     return {
         "type": "object",
         "properties": {
             "kind": {"type": "string", "enum": kinds},
-            "text": {"type": "string", "maxLength": max_text},
+            "text": text,
             "expression": expression,
         },
         "required": ["kind", "text", "expression"],

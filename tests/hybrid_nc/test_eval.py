@@ -224,6 +224,71 @@ def test_an_ablation_checkpoint_loads_with_its_tier(tmp_path):
         variants.load_variant(tmp_path)
 
 
+# -- training budget and seeds -----------------------------------------------------------------
+def _fake_snapshot(root, run, step, restriction="detailed"):
+    d = root / run / variants.SNAPSHOTS / str(step)
+    d.mkdir(parents=True)
+    (d / variants.VARIANT_FILE).write_text(json.dumps({"restriction": restriction}))
+
+
+def test_runs_of_other_seeds_and_budgets_sit_beside_the_shipped_one(tmp_path):
+    v = variants.ablation_configs(["internal"])[0]
+    assert variants.run_dir(v) == variants.run_dir(v, 0, 1500)  # the configs' seed and budget
+    assert variants.run_dir(v, 2).name == "internal-seed2"
+    assert variants.run_dir(v, 1, 5000).name == "internal-5000steps-seed1"
+    for run, step in (("internal", 250), ("internal", 1500), ("internal-seed2", 250),
+                      ("internal-5000steps", 5000), ("internal-seedx", 250)):
+        _fake_snapshot(tmp_path, run, step)
+    (tmp_path / "internal-seed1" / variants.SNAPSHOTS).mkdir(parents=True)  # nothing kept yet
+    found = variants.snapshot_dirs(v, root=tmp_path)
+    assert {s: sorted(d) for s, d in found.items()} == {0: [250, 1500], 2: [250]}
+    assert list(variants.snapshot_dirs(v, seeds=[2], root=tmp_path)) == [2]
+    assert list(variants.snapshot_dirs(v, budget=5000, root=tmp_path)[0]) == [5000]
+
+
+def _budget_points():
+    # internal best at 1500 (the paper's order), external best at 250; two seeds
+    ssim = {"detailed": (0.6, 0.70), "contextual": (0.5, 0.72), "residual": (0.4, 0.74),
+            "internal": (0.3, 0.76)}
+    psnr = {"semantic": (12.0, 14.0), "regular": (13.0, 15.0), "detailed": (14.0, 20.0)}
+    pts = []
+    for seed, jitter in ((0, 0.0), (1, 0.01)):
+        for i, step in enumerate((250, 1500)):
+            for v in ("detailed", "contextual", "residual", "internal", "semantic", "regular"):
+                pts.append({"variant": v, "seed": seed, "step": step, "frames": 10,
+                            "ssim": ssim.get(v, (0.2, 0.2))[i] + jitter,
+                            "psnr": psnr.get(v, (20.0, 20.0))[i] + jitter, "char": 0.5})
+    return pts
+
+
+def test_budget_summary_orders_variants_by_the_papers_metric(tmp_path):
+    from hybrid_nc.evaluation import budget
+
+    summary = budget.summarize(_budget_points())
+    e = next(e for e in summary if e["variant"] == "internal" and e["step"] == 1500)
+    assert e["ssim"]["mean"] == pytest.approx(0.765) and e["ssim"]["sd"] == pytest.approx(0.00707, abs=1e-4)
+    assert e["seeds"] == [0, 1]
+    order = budget.orderings(summary)
+    inj = {o["step"]: o for o in order["injection"]}
+    assert inj[1500]["matches"] and inj[1500]["order"][-1] == "internal"
+    assert not inj[250]["matches"] and inj[250]["pairs_in_paper_order"] == "0/6"
+    assert order["captions"][-1]["matches"]
+    res = {"settings": {"casts": ["a.cast"], "max_frames_per_cast": 4, "seeds": [0, 1],
+                        "steps": [250, 1500]}, "provenance": {"command": "hybrid-nc eval budget"},
+           "summary": summary, "orderings": order, "wall_s": 1.0}
+    md = budget.markdown(res)
+    assert "| internal | 0.863 |" in md and "0.765 ± 0.007 (n=2)" in md
+    assert "step 1500: ours external < contextual < residual < internal (the paper order" in md
+    assert "injection: at step 1500" in budget.verdict(res)
+    png = budget.plot(res, tmp_path / "budget_curve.png")
+    assert png is not None and png.stat().st_size > 1000
+
+
+def test_train_ablations_seeds_must_be_integers(capsys):
+    assert main(["eval", "train-ablations", "--seeds", "0,x", "--only", "internal"]) == 2
+    assert "--seeds takes comma-separated integers" in capsys.readouterr().err
+
+
 # -- the command line --------------------------------------------------------------------------
 def test_eval_ocr_raster_writes_json_and_markdown(shared_data, tmp_path):
     casts = tmp_path / "casts"
@@ -264,6 +329,10 @@ def test_bad_usage_is_one_line(tmp_path, capsys):
     assert len(err) == 1 and "no directory of recordings" in err[0]
     assert main(["eval", "all", "--json", str(tmp_path / "x.json")]) == 1
     assert "--json" in capsys.readouterr().err
+    assert main(["eval", "all", "--reuse", "ocr,nope", "--out", str(tmp_path / "o")]) == 1
+    assert "--reuse names subcommands of `all`" in capsys.readouterr().err
+    assert main(["eval", "ocr", "--retrain", "--out", str(tmp_path / "o")]) == 1
+    assert "--retrain goes with `all`" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(["eval", "nonsense"])
     assert e.value.code == 2
@@ -297,6 +366,18 @@ def test_arith_reads_answers_back_from_raster_frames():
     assert len(recs) == 8
     assert all(r["reasoner_right"] for r in recs), recs
     assert all(r["raw_right"] and r["repaired_right"] for r in recs), recs
+    # Tesseract, the paper's judge, reads the same frames (it is not exact even on these)
+    from renderer.raster import RasterConfig, RasterRenderer
+    from renderer.tesseract import TesseractError, TesseractReader
+
+    try:
+        tess = TesseractReader(RasterRenderer(RasterConfig()).atlas.cell)
+    except TesseractError:
+        return
+    recs = arith.probe("raster", arith.make_items(2, 0, seed=5), ["python3"], repair=True,
+                       seed=0, quiet=True, label="t", tess=tess)
+    assert all("raw_tess_read" in r and "repaired_tess_right" in r for r in recs)
+    assert any(r["raw_tess_right"] for r in recs), recs
 
 
 class _Drawn(Exception):

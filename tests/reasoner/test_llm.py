@@ -346,6 +346,8 @@ def test_a_word_problem_may_only_combine_the_questions_numbers(fake, llm) -> Non
         assert pattern.match(ok), ok
     for bad in ("1200", "1200 - 7", "3.5 + 1", "2 * 12", "1200 -"):  # one operator, no new numbers
         assert not pattern.match(bad), bad
+    label = re.compile(schema["properties"]["text"]["pattern"])
+    assert label.match("dollars left") and not label.match("1200 - 3.5 = 1196.5")
     # a question with fewer than two numbers may be answered in words
     assert reply_schema(160, ["7"])["properties"]["kind"]["enum"] == ["answer", "expression"]
     # the worked examples go first, as earlier turns; the question last

@@ -159,7 +159,7 @@
   let drag = null; // {mode: 'program'|'select', target, button, anchor, unit, head, moved}
   let moveTimer = null;
   let lastMoveAt = 0;
-  let pendingMove = null; // [message, send-when-ready]
+  let pendingMove = null; // the newest throttled message, as a function that sends it
   let lastPointer = '';
   let wheelAcc = 0;
 
@@ -183,8 +183,8 @@
   }
 
   // at most one message per MOVE_MS; the newest waits, so where the mouse stops is always sent
-  function throttle(send) {
-    pendingMove = send;
+  function throttle(fn) {
+    pendingMove = fn;
     if (moveTimer !== null) return;
     const wait = Math.max(0, MOVE_MS - (performance.now() - lastMoveAt));
     moveTimer = setTimeout(flushMove, wait);
@@ -271,7 +271,7 @@
     const notches = Math.min(10, Math.floor(Math.abs(wheelAcc) / WHEEL_NOTCH));
     if (!notches) return;
     const action = wheelAcc < 0 ? 'wheel_up' : 'wheel_down';
-    wheelAcc -= Math.sign(wheelAcc) * notches * WHEEL_NOTCH;
+    wheelAcc %= WHEEL_NOTCH; // a fling beyond ten notches is not queued up for later
     const at = cellAt(e, target);
     for (let i = 0; i < notches; i++) sendMouse(at, 'left', action);
   }
