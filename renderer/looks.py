@@ -31,6 +31,7 @@ from terminal.themes import Theme
 
 from .fonts import FontSpec
 from .neural import DEFAULT_CHECKPOINT, CellCaption, CheckpointError, NeuralRenderer, load_model
+from .palette import PaletteConfig
 from .raster import RasterConfig, RasterRenderer
 
 CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
@@ -156,10 +157,14 @@ class LookRenderer(NeuralRenderer):
     Args:
         model: a CellDiT whose cells are the look's.
         look: the Look.
-        options: NeuralRenderer's (steps, seed, guidance, threads, cursor).
+        options: NeuralRenderer's (steps, seed, guidance, threads, cursor, palette: True snaps
+            to the look's own glyph alphas as well as to bg and fg).
     """
 
     def __init__(self, model: Any, look: Look, **options: Any) -> None:
+        if options.get("palette", True) is True:
+            # the model corrects the lookup: corrections within the band are its noise
+            options["palette"] = PaletteConfig(anchor="glyph")
         super().__init__(model, theme=look.theme, font=look.font, **options)
         self.look = look
         # the captioner's raster gives the caption its masks and the renderer its fallback/repair

@@ -313,7 +313,8 @@ def denoise_rows(model: Any, scheduler: Any, caption: CellCaption, prev: np.ndar
     if palette.enabled:
         where = (cell_palette.projectable(caption.colours, caption.two_colour)
                  & cell_palette.contrasted(caption.fg, caption.bg, palette.min_contrast))
-        x = cell_palette.project(x, caption.fg, caption.bg, where, palette.snap)
+        anchor = caption.hint if palette.anchor == "glyph" else None
+        x = cell_palette.project(x, caption.fg, caption.bg, where, palette.snap, anchor)
     patches = ((x + 1) * 127.5).round().to(torch.uint8).numpy()
     return patches, finite
 

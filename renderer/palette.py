@@ -37,6 +37,7 @@ keeps a seed's frames bit-identical, and the renderer and the diffusers pipeline
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -55,13 +56,20 @@ class PaletteConfig:
         in levels, not a fraction of |fg - bg| (which would flatten a high-contrast pair's
         antialiasing and leave a low-contrast pair's noise).
     min_contrast: cells whose |fg - bg| is below this (RGB levels) are left as drawn.
+    anchor: "ends" snaps to bg and fg only; "glyph" also to the caption's own glyph alpha, for
+        a model whose output is a correction of that glyph's composite (a look corrects its
+        terminal's glyph lookup: a correction smaller than the band is noise, and dropping it
+        gives back the lookup exactly).
     """
 
     enabled: bool = True
     snap: float = DEFAULT_SNAP
     min_contrast: float = DEFAULT_MIN_CONTRAST
+    anchor: Literal["ends", "glyph"] = "ends"
 
     def __post_init__(self) -> None:
+        if self.anchor not in ("ends", "glyph"):
+            raise ValueError(f"anchor must be 'ends' or 'glyph', not {self.anchor!r}")
         if not 0.0 <= self.snap <= 64.0:
             raise ValueError(f"snap must be in [0, 64] levels, got {self.snap!r}")
 
@@ -100,11 +108,13 @@ def contrasted(fg: np.ndarray, bg: np.ndarray, min_contrast: float = DEFAULT_MIN
 
 
 def project(x: torch.Tensor, fg: np.ndarray, bg: np.ndarray, where: np.ndarray,
-            snap: float = DEFAULT_SNAP) -> torch.Tensor:
+            snap: float = DEFAULT_SNAP, anchor: np.ndarray | None = None) -> torch.Tensor:
     """Project drawn patches onto their cells' bg -> fg segments.
 
     x: (R, C, P) float in [-1, 1], P = cell_h * cell_w * 3 in (h, w, RGB) order (the model's
-    output); fg, bg: (R, C, 3) effective colours, 0-255; where: (R, C) bool, the cells to project.
+    output); fg, bg: (R, C, 3) effective colours, 0-255; where: (R, C) bool, the cells to project;
+    anchor: None, or (R, C, h*w) alphas in [0, 1] a pixel snaps to when it lies within `snap`
+    levels of them (before the ends: the anchor is the nearer claim).
     Returns a new (R, C, P) tensor in [-1, 1] whose projected cells hold whole 8-bit values.
     """
     if not where.any():
@@ -118,8 +128,13 @@ def project(x: torch.Tensor, fg: np.ndarray, bg: np.ndarray, where: np.ndarray,
     alpha = ((px - b) * d).sum(-1, keepdim=True) / norm.clamp_min(1.0)
     alpha = alpha.clamp(0.0, 1.0)
     band = (snap / norm.sqrt().clamp_min(1.0)).clamp(max=0.5)  # (R, C, 1, 1), as a fraction
-    alpha = torch.where(alpha < band, torch.zeros_like(alpha), alpha)
-    alpha = torch.where(alpha > 1.0 - band, torch.ones_like(alpha), alpha)
+    near = torch.zeros_like(alpha, dtype=torch.bool)
+    if anchor is not None:
+        a0 = torch.from_numpy(np.ascontiguousarray(anchor, np.float32)).reshape(alpha.shape)
+        near = (alpha - a0).abs() < band
+        alpha = torch.where(near, a0, alpha)
+    alpha = torch.where(~near & (alpha < band), torch.zeros_like(alpha), alpha)
+    alpha = torch.where(~near & (alpha > 1.0 - band), torch.ones_like(alpha), alpha)
     alpha = torch.where(norm > 0, alpha, torch.zeros_like(alpha))  # fg == bg: background only
     onto = torch.round(b + alpha * d)  # (R, C, h*w, 3)
     keep = torch.from_numpy(np.asarray(where, bool))[:, :, None]

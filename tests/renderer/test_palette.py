@@ -88,6 +88,27 @@ def test_noise_off_the_segment_and_near_its_ends_is_removed() -> None:
     assert (np.abs(px - ref) <= 3 + snap + 1).all()
 
 
+def test_a_glyph_anchor_gives_back_the_lookup_under_small_noise() -> None:
+    tokens = CellCaptioner().encode(mixed_screen(), [0, 1, 2, 3])
+    target = tokens.target()
+    rng = np.random.default_rng(2)
+    noisy = np.clip(target.astype(np.float32) + rng.integers(-3, 4, target.shape), 0, 255)
+    everywhere = np.ones(target.shape[:2], bool)
+    out = as_pixels(project(as_model_output(noisy), tokens.fg, tokens.bg, everywhere, snap=8.0,
+                            anchor=tokens.hint))
+    assert np.abs(out.astype(int) - target).max() <= 1
+    grey = (np.ptp(tokens.fg, axis=-1) == 0) & (np.ptp(tokens.bg, axis=-1) == 0)
+    assert np.array_equal(out[grey], target[grey])
+    # a correction larger than the band is kept (projected onto the segment)
+    moved = target.astype(np.float32).copy()
+    moved[0, 5, :3] = 120.0  # a background pixel of a grey cell pulled halfway to the fg
+    out = as_pixels(project(as_model_output(moved), tokens.fg, tokens.bg, everywhere, snap=8.0,
+                            anchor=tokens.hint))
+    assert out[0, 5, 0] == 120
+    with pytest.raises(ValueError, match="anchor"):
+        PaletteConfig(anchor="lookup")  # type: ignore[arg-type]
+
+
 def test_cells_the_caption_did_not_colour_are_left_as_drawn() -> None:
     screen = mixed_screen()
     tokens = CellCaptioner().encode(screen, [0, 1, 2, 3])
