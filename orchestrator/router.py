@@ -119,12 +119,15 @@ class Router:
             an "error" route instead of a name nobody answers to.
         simulate_programs: route a line whose first word is a program the sandbox lacks to the
             LLM's program simulation ("simulate" route; the answer is marked as simulated).
+        llm_off: why the LLM that was asked for cannot run here; `ask ...` shows it.
     """
 
     def __init__(self, rules: Iterable[Rule | Sequence[str] | Mapping[str, Any]] | None = None,
                  llm_available: bool = False, path: str = DEFAULT_PATH,
-                 reasoners: Iterable[str] | None = None, simulate_programs: bool = False) -> None:
+                 reasoners: Iterable[str] | None = None, simulate_programs: bool = False,
+                 llm_off: str | None = None) -> None:
         self.rules = parse_rules(rules)
+        self.llm_off = llm_off
         self.simulate_programs = simulate_programs
         self._compiled = [(r, r.compiled()) for r in self.rules]
         self.reasoners = set(reasoners) if reasoners is not None else None
@@ -171,8 +174,9 @@ class Router:
         if lowered.startswith("ask ") or lowered == "ask":
             question = text[3:].strip()
             if not self.llm_available:
-                return Route("error", "ask: no LLM is configured (set --llm-url or "
-                             "HYBRID_NC_LLM_URL)", question)
+                off = (f"the LLM is off here: {self.llm_off}" if self.llm_off else
+                       "no LLM is configured (set --llm-url or HYBRID_NC_LLM_URL)")
+                return Route("error", f"ask: {off}", question)
             return Route("llm", "forced by 'ask'", question)
         first = text.split()[0]
         # 4. a question in words (unless it starts with a shell keyword: `echo what?`)

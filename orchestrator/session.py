@@ -139,17 +139,19 @@ class SessionError(RuntimeError):
 
 
 def _start_reasoners(config: SessionConfig) -> tuple[InteractiveShell | None,
-                                                    dict[str, Reasoner]]:
-    """The terminal owner (the sandboxed shell, started at the session's size) and the line
-    reasoners that `config.reasoners` names."""
+                                                    dict[str, Reasoner], str | None]:
+    """The terminal owner (the sandboxed shell, started at the session's size), the line
+    reasoners that `config.reasoners` names, and why the LLM is off when it was asked for but
+    cannot run here."""
     shell: InteractiveShell | None = None
     reasoners: dict[str, Reasoner] = {}
+    llm_off: str | None = None
     try:
         for name in config.reasoners:
             if name == "shell":
                 shell = _start_shell(config)
             elif name == "llm":
-                llm = _start_llm(config)
+                llm, llm_off = _start_llm(config)
                 if llm is not None:
                     reasoners[name] = llm
             else:
@@ -157,13 +159,13 @@ def _start_reasoners(config: SessionConfig) -> tuple[InteractiveShell | None,
     except BaseException:
         _close_all(shell, reasoners)
         raise
-    return shell, reasoners
+    return shell, reasoners, llm_off
 
 
-def _start_llm(config: SessionConfig) -> Reasoner | None:
+def _start_llm(config: SessionConfig) -> tuple[Reasoner | None, str | None]:
     """The LLM reasoner on `config.llm` (else the settings resolved from the environment and the
-    config file), with llm_url / llm_model / llm_api_key on top. None, after one line on stderr
-    saying why, when the embedded model cannot run here: the session goes on without it."""
+    config file), with llm_url / llm_model / llm_api_key on top. (None, why), after one line on
+    stderr, when the embedded model cannot run here: the session goes on without it."""
     given: dict[str, Any] = {k: v for k, v in (("url", config.llm_url), ("model", config.llm_model),
                                                ("api_key", config.llm_api_key)) if v}
     settings = replace(config.llm, **given) if config.llm is not None else llm_settings(given)
@@ -172,8 +174,8 @@ def _start_llm(config: SessionConfig) -> Reasoner | None:
     if isinstance(llm, LLMReasoner) and why:
         llm.progress(f"hybrid-nc: llm: off: {why}")
         llm.close()
-        return None
-    return llm
+        return None, why
+    return llm, None
 
 
 def _close_all(shell: InteractiveShell | None, reasoners: dict[str, Reasoner]) -> None:
@@ -236,9 +238,9 @@ class Session:
         try:
             self.renderer: Renderer = renderer if renderer is not None else self._make_renderer()
             self.verifier = Verifier(reference_raster(self.renderer, self.config.theme))
-            self.shell, self.reasoners = _start_reasoners(self.config)
+            self.shell, self.reasoners, llm_off = _start_reasoners(self.config)
             llm = self.reasoners.get("llm")
-            self.router = Router(rules=list(self.config.rules), llm_available=llm is not None,
+            self.router = Router(rules=list(self.config.rules), llm_off=llm_off,
                                  reasoners=list(self.reasoners), simulate_programs=isinstance(
                                      llm, SimulatingReasoner) and llm.simulate_programs)
             if self.config.record:

@@ -186,3 +186,10 @@ def test_missing_program_is_simulated_only_when_enabled():
     assert off.route("cowsay hello there").name != "simulate"
     no_llm = Router(reasoners=["sympy"], simulate_programs=True)
     assert no_llm.route("cowsay hello there").name == "shell"
+
+
+def test_ask_says_why_the_llm_is_off() -> None:
+    r = Router(reasoners=["sympy"], llm_off="vLLM is not installed at /x")
+    route = r.route("ask what is the capital of France?")
+    assert route.name == "error" and "vLLM is not installed at /x" in route.reason
+    assert "no LLM is configured" in Router(reasoners=["sympy"]).route("ask hi").reason
