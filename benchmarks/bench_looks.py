@@ -1,4 +1,4 @@
-"""How close do our renderers come to a real terminal's pixels? (issue 9: real-terminal fidelity)
+"""How close do our renderers come to a real terminal's pixels? (real-terminal fidelity)
 
 On the held-out captures of a terminal (whole sources never used for training or tuning), each
 renderer draws the paired symbolic screen and is scored against the real capture: PSNR and SSIM,
@@ -276,7 +276,7 @@ def _side_by_side(capture: np.ndarray, frames: list[np.ndarray], path: Path) -> 
 
 def write_markdown() -> Path:
     """benchmarks/results/looks.md from every benchmarks/results/looks/*.json."""
-    lines = ["## Real-terminal fidelity (issue 9): our renderers against real captures", "",
+    lines = ["## Real-terminal fidelity: our renderers against real captures", "",
              "Held-out captures (whole sources never used for training or tuning); each renderer "
              "draws the paired symbolic screen, scored against the terminal's own pixels (cell grid "
              "only). PSNR is over all pixels of the group; SSIM is the mean per screen. Made by "

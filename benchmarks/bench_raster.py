@@ -48,7 +48,7 @@ from terminal.screen import BOLD, INVERSE, ITALIC, TRUECOLOR, UNDERLINE, ScreenS
 
 DATA = Path(os.environ.get("HYBRID_NC_SHARED_DATA", ROOT.parent / "shared" / "data"))
 RESULTS = ROOT / "benchmarks" / "results" / "raster.md"
-BASELINE_REV = "481980a"  # the first commit: the lead's rasterizer before this work
+BASELINE_REV = "481980a"  # the first commit: the rasterizer before its optimisation
 
 
 # -- screens -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ emulator: the floor a pty can give.
 
     python benchmarks/bench_shell_latency.py [--keys 400] [--commands 40]
 
-Writes benchmarks/results/shell_latency.md. Aim (issue 3): keystroke p50 under 5 ms.
+Writes benchmarks/results/shell_latency.md. Aim: keystroke p50 under 5 ms.
 """
 
 from __future__ import annotations

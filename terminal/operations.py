@@ -372,7 +372,7 @@ class VTScreen(pyte.Screen):
             else:
                 row[start:] = row[start + n:] + [blank] * n
             # a wide character the shift cut in two leaves no half behind (as DCH does; found by
-            # tests/fuzz/test_terminal_fuzz.py, issue 8)
+            # tests/fuzz/test_terminal_fuzz.py)
             for x in range(self.columns):
                 data = row[x].data
                 lone_right = data == "" and (x == 0 or char_cells(row[x - 1].data[:1] or " ") != 2)

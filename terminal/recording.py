@@ -323,7 +323,7 @@ class CastWriter:
             while data:
                 data = data[self._file.write(data):]
         except OSError as e:
-            # the disk is full or a file-size limit was hit (issue 8): cut the half-written line
+            # the disk is full or a file-size limit was hit: cut the half-written line
             # off, so the file stays a valid recording of every event before, and say so
             with contextlib.suppress(OSError):
                 self._file.truncate(self._size)

@@ -49,7 +49,7 @@ class ScreenError(ValueError):
 def check_size(cols: int, rows: int) -> None:
     """Reject sizes no terminal has: 0x0, negative, or absurdly large."""
     if not (isinstance(cols, int) and isinstance(rows, int)) or isinstance(cols, bool) \
-            or isinstance(rows, bool):  # true/false in SCREEN.json are not sizes (fuzzing, issue 8)
+            or isinstance(rows, bool):  # true/false in SCREEN.json are not sizes (found by fuzzing)
         raise ScreenError(f"screen size must be integers, got {cols!r}x{rows!r}")
     if not (1 <= cols <= MAX_COLS and 1 <= rows <= MAX_ROWS):
         raise ScreenError(

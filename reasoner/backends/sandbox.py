@@ -74,7 +74,7 @@ class ShellLimits:
     tmp_size: int = 256 << 20
     home_size: int = 256 << 20
     # RLIMIT_AS bounds each process, not their sum: without this, 128 processes of 4 GiB each
-    # could take the host's memory (found by tests/security/test_resources.py, issue 8)
+    # could take the host's memory (found by tests/security/test_resources.py)
     memory: int = 4 << 30
 
     def __post_init__(self) -> None:

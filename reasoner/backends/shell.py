@@ -757,7 +757,7 @@ class ShellBackend:
             self._redraw()
 
     def _memory_exceeded(self, table: ProcessTable) -> None:
-        """The sandbox's processes together hold more than limits.memory (issue 8: RLIMIT_AS
+        """The sandbox's processes together hold more than limits.memory (RLIMIT_AS
         caps each process, not their sum): kill all but the shell, and the shell as well when it
         alone is over (the supervisor starts a new one)."""
         killed = table.kill_all_but_shell()

@@ -1,4 +1,4 @@
-"""Hostile and bad input to the sandboxed shell (issue 3). For each: a clear message on the
+"""Hostile and bad input to the sandboxed shell. For each: a clear message on the
 symbolic screen, the shell keeps answering afterwards, and the host is untouched."""
 
 from __future__ import annotations

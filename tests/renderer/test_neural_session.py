@@ -1,5 +1,5 @@
 """The shipped neural renderer inside a Session: the same session and seed give bit-identical
-frames in two runs (issue 5's determinism target), another seed gives other pixels, and a typed
+frames in two runs (the determinism target), another seed gives other pixels, and a typed
 key redraws only its row."""
 
 from __future__ import annotations
