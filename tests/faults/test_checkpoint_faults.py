@@ -160,3 +160,21 @@ def test_exec_with_a_damaged_checkpoint_exits_1_with_one_line(good_checkpoint: P
         assert lines[0].startswith("hybrid-nc exec: error: ") and str(path) in lines[0]
         assert DAMAGE[damage][1] in lines[0]
         assert proc.stdout == ""
+
+
+def test_switching_to_a_damaged_checkpoint_mid_session_loses_nothing(good_checkpoint: Path,
+                                                                     tmp_path: Path) -> None:
+    """A model that fails to load while a session runs: one line, the session keeps the renderer
+    and settings it had, and the next step draws as before."""
+    path = tmp_path / "damaged"
+    shutil.copytree(good_checkpoint, path)
+    DAMAGE["weights cut in half"][0](path)
+    with Session(renderer="raster", reasoners=("sympy",)) as s:
+        before = s.run("6*7")
+        with pytest.raises(Exception) as e:
+            s.configure(renderer="neural", model=str(path))
+        assert "\n" not in str(e.value) and str(path) in str(e.value)
+        assert s.config.renderer == "raster" and s.renderer.name == "raster"
+        after = s.run("6*8")
+        assert "48" in after.screen.text and "42" in after.screen.text
+        assert after.accuracy["raw"] == 1.0 and before.index < after.index
