@@ -387,6 +387,10 @@ def page(result: dict[str, Any], command: str) -> str:
         "Lost keys (a key whose frame never came within "
         f"{KEY_TIMEOUT:.0f} s) must be 0.",
     ]
+    lines.append("* \"After the tabs closed\" is the server's RSS once every tab of the phase has "
+                 "gone. CPython and malloc keep freed memory for reuse rather than returning it, "
+                 "so read a phase's peak against the previous phase's figure: a leak would add "
+                 "up phase after phase, reuse does not.")
     errors = sorted({e for p in result["phases"] for e in p["errors"]})
     if errors:
         lines.append(f"* Errors the tabs saw: {'; '.join(errors)[:400]}")

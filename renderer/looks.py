@@ -163,8 +163,9 @@ class LookRenderer(NeuralRenderer):
 
     def __init__(self, model: Any, look: Look, **options: Any) -> None:
         if options.get("palette", True) is True:
-            # the model corrects the lookup: corrections within the band are its noise
-            options["palette"] = PaletteConfig(anchor="glyph")
+            # the model corrects the lookup: corrections within the band are its noise, and
+            # snapping to the lookup is safe even for nearly equal colours
+            options["palette"] = PaletteConfig(anchor="glyph", min_contrast=0.0)
         super().__init__(model, theme=look.theme, font=look.font, **options)
         self.look = look
         # the captioner's raster gives the caption its masks and the renderer its fallback/repair

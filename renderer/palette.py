@@ -42,7 +42,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-DEFAULT_SNAP = 10.0  # levels along the segment (Euclidean RGB, 0-255)
+DEFAULT_SNAP = 8.0  # 8-bit levels of the channel that changes most along the segment
 DEFAULT_MIN_CONTRAST = 48.0  # Euclidean RGB distance, 0-255 levels
 
 
@@ -51,10 +51,10 @@ class PaletteConfig:
     """How drawn cells are put back on their palette.
 
     enabled: False draws the model's pixels untouched (the ablation).
-    snap: pixels within `snap` levels (Euclidean RGB, along the segment) of bg or fg become
-        exactly bg or fg: the sampler's noise is a few levels whatever the pair, so the band is
-        in levels, not a fraction of |fg - bg| (which would flatten a high-contrast pair's
-        antialiasing and leave a low-contrast pair's noise).
+    snap: pixels within `snap` levels of bg or fg (along the segment, in the channel that
+        changes most) become exactly bg or fg: the sampler's noise is a few levels whatever the
+        pair, so the band is in levels, not a fraction of |fg - bg| (which would flatten a
+        high-contrast pair's antialiasing and leave a low-contrast pair's noise).
     min_contrast: cells whose |fg - bg| is below this (RGB levels) are left as drawn.
     anchor: "ends" snaps to bg and fg only; "glyph" also to the caption's own glyph alpha, for
         a model whose output is a correction of that glyph's composite (a look corrects its
@@ -120,26 +120,34 @@ def project(x: torch.Tensor, fg: np.ndarray, bg: np.ndarray, where: np.ndarray,
     if not where.any():
         return x
     r, c, p = x.shape
-    px = ((x.reshape(r, c, p // 3, 3).float() + 1.0) * 127.5)  # (R, C, h*w, 3) in 0..255
-    f = torch.from_numpy(np.ascontiguousarray(fg, np.float32))[:, :, None, :]  # (R, C, 1, 3)
-    b = torch.from_numpy(np.ascontiguousarray(bg, np.float32))[:, :, None, :]
+    n = p // 3
+    f = torch.from_numpy(np.ascontiguousarray(fg, np.float32))  # (R, C, 3)
+    b = torch.from_numpy(np.ascontiguousarray(bg, np.float32))
     d = f - b
-    norm = (d * d).sum(-1, keepdim=True)  # (R, C, 1, 1)
-    alpha = ((px - b) * d).sum(-1, keepdim=True) / norm.clamp_min(1.0)
-    alpha = alpha.clamp(0.0, 1.0)
-    band = (snap / norm.sqrt().clamp_min(1.0)).clamp(max=0.5)  # (R, C, 1, 1), as a fraction
-    near = torch.zeros_like(alpha, dtype=torch.bool)
-    if anchor is not None:
-        a0 = torch.from_numpy(np.ascontiguousarray(anchor, np.float32)).reshape(alpha.shape)
+    norm = (d * d).sum(-1)  # (R, C)
+    dn = d / norm.clamp_min(1.0)[..., None]
+    # alpha = (127.5 (x + 1) - bg) . d / |d|^2 as one batched product: this runs on every frame
+    alpha = torch.matmul(x.reshape(r, c, n, 3).float(), (127.5 * dn)[..., None])[..., 0]
+    alpha += ((127.5 - b) * dn).sum(-1, keepdim=True)  # (R, C, N)
+    alpha.clamp_(0.0, 1.0)
+    span = d.abs().amax(-1, keepdim=True)  # (R, C, 1): levels of the largest channel
+    band = (snap / span.clamp_min(1.0)).clamp_(max=0.5)  # as a fraction of the segment
+    if anchor is None:
+        alpha.masked_fill_(alpha < band, 0.0)
+        alpha.masked_fill_(alpha > 1.0 - band, 1.0)
+    else:
+        a0 = torch.from_numpy(np.ascontiguousarray(anchor, np.float32)).reshape(r, c, n)
         near = (alpha - a0).abs() < band
+        alpha.masked_fill_(~near & (alpha < band), 0.0)
+        alpha.masked_fill_(~near & (alpha > 1.0 - band), 1.0)
         alpha = torch.where(near, a0, alpha)
-    alpha = torch.where(~near & (alpha < band), torch.zeros_like(alpha), alpha)
-    alpha = torch.where(~near & (alpha > 1.0 - band), torch.ones_like(alpha), alpha)
-    alpha = torch.where(norm > 0, alpha, torch.zeros_like(alpha))  # fg == bg: background only
-    onto = torch.round(b + alpha * d)  # (R, C, h*w, 3)
+    alpha.masked_fill_((norm == 0)[..., None], 0.0)  # fg == bg: background only
+    onto = torch.addcmul(b[:, :, None], alpha[..., None], d[:, :, None])  # (R, C, N, 3)
+    out = onto.round_().div_(127.5).sub_(1.0).reshape(r, c, p).to(x.dtype)
+    if where.all():
+        return out
     keep = torch.from_numpy(np.asarray(where, bool))[:, :, None]
-    return torch.where(keep, (onto / 127.5 - 1.0).reshape(r, c, p).to(x.dtype), x)
-
+    return torch.where(keep, out, x)
 
 __all__ = ["DEFAULT_MIN_CONTRAST", "DEFAULT_SNAP", "PaletteConfig", "colour_glyph_cells",
            "contrasted", "project", "projectable", "told_colours"]

@@ -143,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name}: read back from {out / (name + '.json')}", file=sys.stderr)
             continue
         res, md = _run_one(name, args, casts_dir)
+        md = md.rstrip() + "\n\n" + provenance_line(res)
         from hybrid_nc.evaluation.common import write_result
 
         jp, mp = write_result(out, name, res, md, None if sub == "all" else args.json)
@@ -155,6 +156,18 @@ def run(args: argparse.Namespace) -> int:
                 [[name, res.get("wall_s"), str(out / f"{name}.md")]
                  for name, (res, _md) in done.items()])
     return 0
+
+
+def provenance_line(res: dict[str, Any]) -> str:
+    """Where and when a result was measured, for the foot of its page."""
+    prov = res.get("provenance", {})
+    m = prov.get("machine", {})
+    seeds = ", ".join(f"{k} {v}" for k, v in prov.get("seeds", {}).items()) or "—"
+    commit = (prov.get("git_commit") or "unknown")[:12] + (" + changes" if prov.get("git_dirty")
+                                                            else "")
+    return (f"_Measured {prov.get('date', '?')} on {m.get('cpu', '?')} ({m.get('cores', '?')} "
+            f"cores, shared; 1-min load {m.get('load_avg_1m', '?')} at the end), seeds: {seeds}, "
+            f"commit {commit}, wall time {res.get('wall_s', '?')} s._")
 
 
 def _read_back(out: Path, name: str) -> tuple[dict[str, Any], str]:

@@ -37,6 +37,7 @@ FAMILIES: dict[str, list[tuple[str, str]]] = {
 METRIC = {"injection": "ssim", "captions": "psnr"}  # the paper's figure for each family
 PAPER = {"injection": PAPER_SSIM, "captions": PAPER_PSNR}
 DEFAULT_STEPS = (250, 500, 1000, 1500)
+SCORES_FILE = "budget_scores.json"  # in a snapshot folder: its scores, by evaluation settings
 
 
 def variant_names() -> list[str]:
@@ -66,14 +67,22 @@ def run_budget(casts: list[Path], *, max_frames: int | None, steps: list[int] | 
         raise EvalError("no training snapshots in runs/ablations (train them: hybrid-nc eval "
                         "train-ablations --seeds 0,1,2)")
     points: list[dict[str, Any]] = []
+    # a snapshot never changes, so its scores are kept beside it (keyed by what decides them)
+    # and a later run, with more seeds trained, only scores the new ones
+    key = json.dumps({"casts": [p.name for p in casts], "max_frames": max_frames, "seed": seed,
+                      "sampling_steps": sampling_steps}, sort_keys=True)
     for name, s, step, path in progress(todo, len(todo), "budget", quiet):
-        runs = [score_rollout(str(path), p, max_frames, seed, sampling_steps) for p in casts]
-        points.append({"variant": name, "seed": s, "step": step,
-                       "frames": sum(r["frames"] for r in runs),
-                       **{k: finite_mean(x for r in runs for x in r[k])
-                          for k in ("psnr", "ssim", "char")}})
-        for r in runs:  # one snapshot's frames are not needed again
-            r.pop("_last", None)
+        cache_path = path / SCORES_FILE
+        cache = _read_json(cache_path)
+        if key not in cache:
+            runs = [score_rollout(str(path), p, max_frames, seed, sampling_steps) for p in casts]
+            cache[key] = {"frames": sum(r["frames"] for r in runs),
+                          **{k: finite_mean(x for r in runs for x in r[k])
+                             for k in ("psnr", "ssim", "char")}}
+            cache_path.write_text(json.dumps(cache, indent=1))
+            for r in runs:  # one snapshot's frames are not needed again
+                r.pop("_last", None)
+        points.append({"variant": name, "seed": s, "step": step, **cache[key]})
     summary = summarize(points)
     return {"subcommand": "budget", "provenance": provenance({"seed": seed}),
             "settings": {"casts": [p.name for p in casts], "max_frames_per_cast": max_frames,
@@ -82,6 +91,14 @@ def run_budget(casts: list[Path], *, max_frames: int | None, steps: list[int] | 
                          "sampling_steps": sampling_steps},
             "paper": PAPER, "points": points, "summary": summary, "runs": trained,
             "orderings": orderings(summary), "wall_s": round(time.perf_counter() - t0, 1)}
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def summarize(points: list[dict[str, Any]]) -> list[dict[str, Any]]:

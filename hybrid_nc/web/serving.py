@@ -73,6 +73,8 @@ class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 8765
     token: str | None = None
+    # a tab costs ~85 MiB here (its Session keeps its latest 64 frames) and ~60 MiB of sandboxed
+    # shell: 16 tabs are ~2.4 GiB (benchmarks/results/web_load.md)
     max_sessions: int = 16
     max_queue: int = 512
     idle_timeout: float = 1800.0

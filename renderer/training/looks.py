@@ -253,7 +253,7 @@ def evaluate_look(model: Any, look: Look, ocr: CellOCR, rows: list[tuple[Capture
 
     was_training = model.training
     model.eval()
-    renderer = LookRenderer(model, look, threads=None)
+    renderer = LookRenderer(model, look, threads=None, palette=False)  # the model's own pixels
     h, w = look.font.cell_h, look.font.cell_w
     se = se_base = 0.0
     n_px = dist = total = 0
