@@ -28,6 +28,7 @@ PAGES = [
     ("ocr.md", "the judges"),
     ("conformance.md", "terminal conformance"),
     ("shell_latency.md", "the sandboxed shell"),
+    ("fuzz.md", "coverage-guided fuzzing"),
     ("arith_symbolic.md", "arithmetic on the symbolic screen"),
     ("llm_embedded.md", "the embedded LLM"),
     ("llm.md", "the LLM reasoner"),
