@@ -42,41 +42,10 @@ from typing import Any
 
 from websockets.sync.client import connect
 
+from reasoner.backends.procwatch import alive, descendants
+
 ROOT = Path(__file__).resolve().parents[1]
 KEY_TIMEOUT = 30.0  # seconds a key may wait for its frame before it counts as lost
-
-
-# -- processes ----------------------------------------------------------------------------
-def _parents() -> dict[int, int]:
-    out: dict[int, int] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                stat = Path(f"/proc/{name}/stat").read_text()
-            except OSError:
-                continue
-            out[int(name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    return out
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below `pid` (children, their children, ...)."""
-    parent = _parents()
-    out, todo = set(), [pid]
-    while todo:
-        p = todo.pop()
-        kids = [c for c, pp in parent.items() if pp == p]
-        out.update(kids)
-        todo.extend(kids)
-    return {p for p in out if alive(p)}
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def rss_mib(pid: int) -> float:

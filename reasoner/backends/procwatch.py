@@ -40,6 +40,41 @@ def _group_members(pgrp: int) -> list[int]:
     return members
 
 
+def parents() -> dict[int, int]:
+    """Every process's parent, from /proc (host pid numbering)."""
+    out: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    out[int(entry)] = int(f.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid`: what a session or server started and must not outlive it
+    (the crash tests and the load benchmark check this from the host's side)."""
+    parent = parents()
+    out, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out.update(kids)
+        todo.extend(kids)
+    return {p for p in out if alive(p)}
+
+
 def foreground_group(fd: int) -> int | None:
     """The pty's foreground process group (host pid numbering), None when it cannot be told."""
     try:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from hybrid_nc.cli import main
+from reasoner.backends.procwatch import alive, descendants
 from terminal.recording import read_cast, screen_at
 
 pytestmark = pytest.mark.timeout(240)
@@ -54,30 +55,8 @@ def _limit_file_size(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
 
-def _descendants(pid: int) -> set[int]:
-    parent: dict[int, int] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                data = Path(f"/proc/{name}/stat").read_bytes()
-            except OSError:
-                continue
-            parent[int(name)] = int(data.rsplit(b")", 1)[1].split()[1])
-    out, todo = set(), [pid]
-    while todo:
-        p = todo.pop()
-        kids = [c for c, pp in parent.items() if pp == p]
-        out.update(kids)
-        todo.extend(kids)
-    return out
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != b"Z"
 
 
 def _replay_screen(cast: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> str:
@@ -127,7 +106,7 @@ def test_kill_9_mid_session_leaves_a_replayable_recording(tmp_path: Path,
             assert line, f"the session script died early: {proc.stderr.read() if proc.stderr else ''}"
             done.append(line.split()[1])
         time.sleep(1.0)  # well inside step 4 (about 3 s of ticks)
-        helpers = _descendants(proc.pid)  # the sandbox, the calculator's worker
+        helpers = descendants(proc.pid)  # the sandbox, the calculator's worker
         assert helpers
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
@@ -137,9 +116,9 @@ def test_kill_9_mid_session_leaves_a_replayable_recording(tmp_path: Path,
     assert proc.returncode == -signal.SIGKILL
     # nothing the session started lives on without it
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(p) for p in helpers):
+    while time.monotonic() < deadline and any(alive(p) for p in helpers):
         time.sleep(0.1)
-    assert [p for p in helpers if _alive(p)] == []
+    assert [p for p in helpers if alive(p)] == []
     # every line of the file is a whole event; the three finished steps replay exactly
     raw = cast.read_bytes()
     assert raw.endswith(b"\n")

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
+from reasoner.backends.procwatch import alive, descendants
+
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,30 +47,8 @@ def _wait_listening(port: int, proc: subprocess.Popen[str], limit: float = 60.0)
     raise AssertionError(f"serve did not listen on {port} within {limit} s")
 
 
-def _descendants(pid: int) -> set[int]:
-    parent: dict[int, int] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                stat = Path(f"/proc/{name}/stat").read_text()
-            except OSError:
-                continue
-            parent[int(name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    out, todo = set(), [pid]
-    while todo:
-        p = todo.pop()
-        kids = [c for c, pp in parent.items() if pp == p]
-        out.update(kids)
-        todo.extend(kids)
-    return out
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _until(ws, pred, limit: float = 30.0) -> dict:
@@ -95,7 +75,7 @@ def test_kill_9_of_serve_leaves_no_shell_and_the_port_is_free_at_once() -> None:
             ws.send(json.dumps({"type": "keys", "keys": [*"echo alive", "Enter"]}))
             _until(ws, lambda m: m.get("type") == "step"
                    and any("alive" in ln for ln in m.get("lines", [])[1:]))
-            helpers = _descendants(proc.pid)  # the tab's sandbox and shell
+            helpers = descendants(proc.pid)  # the tab's sandbox and shell
             assert helpers, "the tab's session started no process"
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(10)
@@ -104,9 +84,9 @@ def test_kill_9_of_serve_leaves_no_shell_and_the_port_is_free_at_once() -> None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(p) for p in helpers):
+    while time.monotonic() < deadline and any(alive(p) for p in helpers):
         time.sleep(0.1)
-    assert [p for p in helpers if _alive(p)] == []
+    assert [p for p in helpers if alive(p)] == []
 
     again = _serve(port)  # the same port, straight away
     try:
