@@ -156,7 +156,8 @@ def look(data: Path, variants: dict[str, Any], seeds: list[int]) -> dict[str, An
 
     from renderer.capture.metrics import psnr_from_mse, ssim
     from renderer.capture.pipeline import load_pairs
-    from renderer.looks import create_look
+    from renderer.looks import LOOK_PALETTE, create_look
+    from renderer.palette import PaletteConfig
 
     pairs = load_pairs(data, split="test")
     lookup = _lookup(data)
@@ -166,16 +167,16 @@ def look(data: Path, variants: dict[str, Any], seeds: list[int]) -> dict[str, An
     # the capture's own templates (this machine's xterm), and the shipped look's (what the model
     # corrects; its CJK and emoji come from the fallback fonts of the machine it was captured on)
     drawers: dict[str, Any] = {"glyph lookup": None, "look's own lookup": "templates"}
+    for seed in seeds:
+        drawers[f"look, off, seed {seed}"] = (PaletteConfig(enabled=False), seed)
+    for seed in seeds:
+        drawers[f"look, default ({LOOK_PALETTE.anchor} anchor, snap {LOOK_PALETTE.snap:g}), "
+                f"seed {seed}"] = (LOOK_PALETTE, seed)
     for label, palette in variants.items():
-        # the look's default snaps to its own glyph alphas too; "ends" shows why
-        kinds = ([(label, palette)] if not palette.enabled else
-                 [(f"{label}, glyph anchor", replace(palette, anchor="glyph", min_contrast=0.0)),
-                  (f"{label}, ends only", palette)])
-        for name, config in kinds:
-            for seed in seeds:
-                if name.endswith("ends only") and seed != seeds[0]:
-                    continue
-                drawers[f"look, {name}, seed {seed}"] = (config, seed)
+        if palette.enabled:  # other bands, and snapping to bg / fg only (the default renderer's)
+            glyph = replace(palette, anchor="glyph", min_contrast=0.0)
+            drawers[f"look, {label}, glyph anchor, seed {seeds[0]}"] = (glyph, seeds[0])
+            drawers[f"look, {label}, ends only, seed {seeds[0]}"] = (palette, seeds[0])
     out: dict[str, Any] = {"screens": len(pairs), "rows": {}}
     for label, spec in drawers.items():
         renderer = (None if spec is None else create_look("xterm").look.raster()

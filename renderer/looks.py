@@ -38,6 +38,11 @@ CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
 LOOK_FILE = "look.json"
 TEMPLATES_FILE = "templates.npz"
 X0_BASES = ("none", "templates")
+# A look's model corrects its terminal's glyph lookup, which is pixel-exact on plain text: on
+# held-out xterm captures its corrections under 16 levels were noise (plain text, colour and box
+# drawing all at least as close to xterm with them dropped, benchmarks/results/palette.md), and
+# snapping to the lookup is safe even for nearly equal colours.
+LOOK_PALETTE = PaletteConfig(anchor="glyph", snap=16.0, min_contrast=0.0)
 
 
 class LookError(CheckpointError):
@@ -163,9 +168,7 @@ class LookRenderer(NeuralRenderer):
 
     def __init__(self, model: Any, look: Look, **options: Any) -> None:
         if options.get("palette", True) is True:
-            # the model corrects the lookup: corrections within the band are its noise, and
-            # snapping to the lookup is safe even for nearly equal colours
-            options["palette"] = PaletteConfig(anchor="glyph", min_contrast=0.0)
+            options["palette"] = LOOK_PALETTE
         super().__init__(model, theme=look.theme, font=look.font, **options)
         self.look = look
         # the captioner's raster gives the caption its masks and the renderer its fallback/repair

@@ -146,12 +146,13 @@ def run(args: argparse.Namespace) -> int:
         md = md.rstrip() + "\n\n" + provenance_line(res)
         from hybrid_nc.evaluation.common import write_result
 
-        jp, mp = write_result(out, name, res, md, None if sub == "all" else args.json)
+        jp, mp = write_result(out, _page(name, args), res, md,
+                              None if sub == "all" else args.json)
         done[name] = (res, md)
         print(md, flush=True)
         print(f"\nwrote {jp} and {mp} ({res.get('wall_s')} s)\n", file=sys.stderr, flush=True)
     if sub == "all":
-        _report(out, done, time.perf_counter() - t0)
+        _report(out, done, time.perf_counter() - t0, casts_dir)
         summary("hybrid-nc eval all", ["subcommand", "wall s", "results"],
                 [[name, res.get("wall_s"), str(out / f"{name}.md")]
                  for name, (res, _md) in done.items()])
@@ -242,7 +243,7 @@ def _run_one(name: str, args: argparse.Namespace, casts_dir: Path) -> tuple[dict
                                 sampling_steps=args.steps, budget=args.train_budget,
                                 seeds=_seeds(args.train_seeds) or None,
                                 steps=_seeds(args.at, "--at") or None, **size)
-        png = budget.plot(res, Path(args.out) / "budget_curve.png")
+        png = budget.plot(res, Path(args.out) / f"{_page(name, args)}_curve.png")
         res["plot"] = str(png) if png else None
         return res, budget.markdown(res)
     if name == "captions":
@@ -258,18 +259,20 @@ def _run_one(name: str, args: argparse.Namespace, casts_dir: Path) -> tuple[dict
     return res, latency.markdown(res)
 
 
-def _report(out: Path, done: dict[str, tuple[dict[str, Any], str]], wall: float) -> None:
+def _report(out: Path, done: dict[str, tuple[dict[str, Any], str]], wall: float,
+            casts_dir: Path) -> None:
     from hybrid_nc.evaluation import report
     from hybrid_nc.evaluation.common import provenance
 
+    shown = ["semantic", "regular", "detailed", "contextual", "residual", "internal"]
+    if not _has_rollouts():  # results read back (--reuse) carry no frames
+        _short_rollouts(shown, casts_dir)
     figures = {
         "training": report.plot_training(out / "accuracy_vs_steps.png"),
         "latency": report.plot_latency(done["latency"][0], out / "latency_hist.png"),
         "samples": report.sample_frames(done["ocr"][0].get("_samples", {}),
                                         out / "sample_frames.png"),
-        "rollouts": report.rollout_frames(
-            ["semantic", "regular", "detailed", "contextual", "residual", "internal"],
-            out / "ablation_frames.png"),
+        "rollouts": report.rollout_frames(shown, out / "ablation_frames.png"),
     }
     if "budget" in done and done["budget"][0].get("plot"):
         figures["budget"] = Path(done["budget"][0]["plot"])
@@ -282,6 +285,35 @@ def _report(out: Path, done: dict[str, tuple[dict[str, Any], str]], wall: float)
     path = report.write_report(out, [(k, v[1]) for k, v in done.items()], figures, wall,
                                prov["command"], prov["machine"], prov["git_commit"])
     print(f"wrote {path} (eval all: {wall:.0f} s)", file=sys.stderr)
+
+
+def _page(name: str, args: argparse.Namespace) -> str:
+    """The file name of a result: runs of another training budget get their own page."""
+    if name == "budget" and args.train_budget:
+        return f"budget-{args.train_budget}steps"
+    return name
+
+
+def _has_rollouts() -> bool:
+    from hybrid_nc.evaluation.common import _ROLLOUTS
+
+    return any(k[0].startswith("ablation:") for k in _ROLLOUTS)
+
+
+def _short_rollouts(variants: list[str], casts_dir: Path, frames: int = 12) -> None:
+    """The first `frames` frames of each held-out recording by each shipped variant, so the
+    report's ablation figure shows the checkpoints as they are now."""
+    from hybrid_nc.evaluation.common import EvalError, heldout_files, score_rollout
+    from hybrid_nc.evaluation.variants import ABLATIONS
+
+    try:
+        casts = heldout_files(casts_dir)
+    except EvalError:
+        return
+    for v in variants:
+        if (ABLATIONS / v).is_dir():
+            for p in casts:
+                score_rollout(f"ablation:{v}", p, frames)
 
 
 def _seeds(arg: str | None, flag: str = "--seeds") -> list[int]:
@@ -309,9 +341,9 @@ def run_train(args: argparse.Namespace) -> int:
             print(f"exported {export_variant(v, ABLATIONS / v.name, steps=args.steps)}")
         print(f"wrote {write_readme()}", file=sys.stderr)
         return 0
-    seeds = _seeds(args.seeds)
+    seeds: list[int | None] = [*_seeds(args.seeds)] or [None]
     # seed after seed, so a run cut short has every variant at the earlier seeds
-    for seed in seeds or [None]:
+    for seed in seeds:
         for v in variants:
             t = time.perf_counter()
             shipped = seed is None or seed == v.train.get("seed", 0)

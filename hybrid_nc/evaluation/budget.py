@@ -163,7 +163,7 @@ def markdown(result: dict[str, Any]) -> str:
         "frames as context, no repair. Seeds: "
         f"{', '.join(map(str, s['seeds']))}. Each cell: mean over seeds ± standard deviation "
         "(n = seeds), each seed's figure the mean over the same frames. "
-        f"Wall time {result['wall_s']} s. Plot: `budget_curve.png`.",
+        f"Wall time {result['wall_s']} s. Plot: `{Path(result.get('plot') or 'budget_curve.png').name}`.",
     ]
     walls = [r["wall_s"] for r in result.get("runs", []) if r.get("wall_s")]
     if walls:
