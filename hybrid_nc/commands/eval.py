@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--renderer", help="renderer(s), comma-separated: raster, neural, "
                         "ablation:NAME or a checkpoint directory (ocr, latency default: "
-                        "raster,neural; arith: the reprompted ones, default neural,"
+                        "raster,neural; arith: the reprompted ones, default raster,neural,"
                         "ablation:detailed)")
     common.add_argument("--json", metavar="OUT", help="also write the result JSON here")
     common.add_argument("--quick", action="store_true",
@@ -152,7 +152,8 @@ def run(args: argparse.Namespace) -> int:
         print(md, flush=True)
         print(f"\nwrote {jp} and {mp} ({res.get('wall_s')} s)\n", file=sys.stderr, flush=True)
     if sub == "all":
-        _report(out, done, time.perf_counter() - t0, casts_dir)
+        _report(out, done, time.perf_counter() - t0, casts_dir,
+                {n: done[n][0].get("wall_s") for n in reuse if n in done})
         summary("hybrid-nc eval all", ["subcommand", "wall s", "results"],
                 [[name, res.get("wall_s"), str(out / f"{name}.md")]
                  for name, (res, _md) in done.items()])
@@ -233,7 +234,8 @@ def _run_one(name: str, args: argparse.Namespace, casts_dir: Path) -> tuple[dict
                 raise EvalError(f"--items must be at least 1, got {args.items}")
             size = {"n_generated": args.items, "n_shared": args.items // 2}
         res = arith.run_arith(seed=args.seed, routes=routes, quiet=quiet, steps=args.steps,
-                              reprompted=_names(args.renderer, ["neural", "ablation:detailed"]),
+                              reprompted=_names(args.renderer,
+                                                ["raster", "neural", "ablation:detailed"]),
                               tesseract=not (args.quick or args.no_tesseract), **size)
         return res, arith.markdown(res)
     if name == "budget":
@@ -260,7 +262,7 @@ def _run_one(name: str, args: argparse.Namespace, casts_dir: Path) -> tuple[dict
 
 
 def _report(out: Path, done: dict[str, tuple[dict[str, Any], str]], wall: float,
-            casts_dir: Path) -> None:
+            casts_dir: Path, reused: dict[str, Any] | None = None) -> None:
     from hybrid_nc.evaluation import report
     from hybrid_nc.evaluation.common import provenance
 
@@ -281,9 +283,15 @@ def _report(out: Path, done: dict[str, tuple[dict[str, Any], str]], wall: float,
     for key, fname in kept.items():
         if figures.get(key) is None and (out / fname).is_file():
             figures[key] = out / fname
+    parts = [(k, v[1]) for k, v in done.items()]
+    if "budget" in done:  # runs of other training budgets (eval budget --train-budget N)
+        for page in sorted(out.glob("budget-*steps.md")):
+            parts.append((page.stem, page.read_text()))
+            curve = out / f"{page.stem}_curve.png"
+            figures[page.stem] = curve if curve.is_file() else None
     prov = provenance({})
-    path = report.write_report(out, [(k, v[1]) for k, v in done.items()], figures, wall,
-                               prov["command"], prov["machine"], prov["git_commit"])
+    path = report.write_report(out, parts, figures, wall, prov["command"], prov["machine"],
+                               prov["git_commit"], reused)
     print(f"wrote {path} (eval all: {wall:.0f} s)", file=sys.stderr)
 
 

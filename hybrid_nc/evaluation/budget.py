@@ -138,13 +138,17 @@ def orderings(summary: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
             if len(vals) < len(members):
                 continue
             order = sorted(vals, key=lambda k: vals[k]["mean"])
-            # a pair is "separated" when the seeds' ranges do not overlap
             pairs = [(a, b) for i, a in enumerate(paper_order) for b in paper_order[i + 1:]]
             agree = sum(vals[a]["mean"] < vals[b]["mean"] for a, b in pairs)
+            # neighbours in our order whose seeds do not overlap: an order between variants
+            # whose seed ranges overlap is not established by these seeds
+            n_seeds = min(len(v["values"]) for v in vals.values())
+            apart = [f"{a} < {b}" for a, b in zip(order, order[1:], strict=False)
+                     if vals[a]["max"] < vals[b]["min"]] if n_seeds > 1 else None
             rows.append({"step": step, "order": order, "paper_order": paper_order,
                          "matches": order == paper_order,
                          "pairs_in_paper_order": f"{agree}/{len(pairs)}",
-                         "seeds": min(len(v["values"]) for v in vals.values())})
+                         "separated": apart, "seeds": n_seeds})
         out[fam] = rows
     return out
 
@@ -153,7 +157,9 @@ def markdown(result: dict[str, Any]) -> str:
     """Tables per family (steps x variants, mean ± sd over seeds), the orderings, the plot."""
     s = result["settings"]
     cap = s["max_frames_per_cast"]
+    tb = s.get("train_budget")
     lines = [
+        f"## Training budget: runs of {tb} steps" if tb else
         "## Training budget: the ablations at several budgets and seeds",
         "",
         f"Command: `{result['provenance']['command']}` — every kept checkpoint of the ablation "
@@ -165,6 +171,7 @@ def markdown(result: dict[str, Any]) -> str:
         "(n = seeds), each seed's figure the mean over the same frames. "
         f"Wall time {result['wall_s']} s. Plot: `{Path(result.get('plot') or 'budget_curve.png').name}`.",
     ]
+    lines += ["", f"**Does the paper's ordering emerge with budget?** {verdict(result)}"]
     walls = [r["wall_s"] for r in result.get("runs", []) if r.get("wall_s")]
     if walls:
         lines += ["", f"Training: {len(walls)} runs of {max(r['steps'] for r in result['runs'])} "
@@ -188,10 +195,12 @@ def markdown(result: dict[str, Any]) -> str:
         lines += ["", f"### {titles[fam]}", "",
                   md_table(["variant", "paper", *[f"step {st}" for st in steps]], rows), ""]
         for o in result["orderings"].get(fam, []):
+            sep = ("one seed, no spread" if o.get("separated") is None else
+                   "neighbours apart over all seeds: " + (", ".join(o["separated"]) or "none"))
             lines.append(f"* step {o['step']}: ours {' < '.join(o['order'])} "
                          f"({'the paper order' if o['matches'] else 'not the paper order'}; "
                          f"{o['pairs_in_paper_order']} pairs in the paper's order; "
-                         f"{o['seeds']} seed(s))")
+                         f"{o['seeds']} seed(s); {sep})")
     return "\n".join(lines)
 
 
@@ -254,7 +263,9 @@ def verdict(result: dict[str, Any]) -> str:
             continue
         last = rows[-1]
         trend = ", ".join(f"{o['step']}: {o['pairs_in_paper_order']}" for o in rows)
-        out.append(f"{fam}: at step {last['step']} the order is {' < '.join(last['order'])} "
-                   f"({'the paper order' if last['matches'] else 'not the paper order'}); "
-                   f"pairs in the paper's order by step: {trend}.")
+        emerged = [o["step"] for o in rows if o["matches"]]
+        plain = ("yes, from step " + str(emerged[0]) if emerged and rows[-1]["matches"]
+                 else "no, at no budget measured" if not emerged else "not stably")
+        out.append(f"{fam}: {plain}; at step {last['step']} the order is "
+                   f"{' < '.join(last['order'])}; pairs in the paper's order by step: {trend}.")
     return " ".join(out) if out else "no complete family"

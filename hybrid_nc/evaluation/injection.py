@@ -56,10 +56,10 @@ def markdown(result: dict[str, Any]) -> str:
         "0.25 M-parameter, 2-block per-row CellDiT (external: added to the input cells; "
         "contextual: extra tokens in every self-attention; residual: a ControlNet-style branch "
         "added through zero-initialised projections; internal: cross-attention in every block), trained 1,500 steps on a CPU; the "
-        "paper's modes feed a text/action embedding into Wan2.1. With the caption aligned to "
-        "the cells, the external mode already puts each glyph where it is drawn, which the "
-        "paper's external mode (one embedding for the frame) cannot. Seed spread and budget: "
-        "`budget.md`.",
+        "paper's modes feed text/action embeddings, not aligned to any cell, into Wan2.1. With "
+        "the caption aligned to the cells, adding it to the input (external) already puts each "
+        "glyph where it is drawn: a head start the paper's setting does not give that mode. "
+        "Seed spread and budget: `budget.md`.",
         "",
         md_table(["injection", "paper SSIM", "ours SSIM", "ours PSNR (dB)",
                   "ours char acc (cell OCR)", "render ms p50", "frames", "train steps"], rows),

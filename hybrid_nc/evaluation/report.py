@@ -140,19 +140,28 @@ def rollout_frames(variants: list[str], path: Path) -> Path | None:
 
 
 def write_report(out: Path, parts: list[tuple[str, str]], figures: dict[str, Path | None],
-                 wall_s: float, command: str, machine: dict[str, Any], commit: str) -> Path:
-    """out/report.md: the tables in order, the plots, the provenance."""
+                 wall_s: float, command: str, machine: dict[str, Any], commit: str,
+                 reused: dict[str, Any] | None = None) -> Path:
+    """out/report.md: the tables in order, the plots, the provenance. `reused`: the sections
+    read back from earlier runs, with their own wall times."""
+    earlier = ""
+    if reused:
+        earlier = (" Read back from their own earlier runs (each section's command, machine and "
+                   "time are under its table): " +
+                   ", ".join(f"{k} ({v} s)" for k, v in reused.items()) + ".")
     lines = ["# hybrid-nc evaluation report", "",
              f"Command: `{command}` — total wall time {wall_s:.0f} s on {machine.get('cpu')} "
              f"({machine.get('cores')} cores, shared; 1-min load {machine.get('load_avg_1m')}), "
              f"commit {commit[:12]}. Each section's JSON (with seeds and package versions) is "
-             "beside this file.", ""]
+             f"beside this file.{earlier}", ""]
     for _name, md in parts:
         lines += [md.rstrip(), ""]
     captions = {"training": "Accuracy and PSNR vs training steps (training logs)",
                 "latency": "Latency histograms", "samples": "raster | neural | difference x4",
                 "rollouts": "Ablation variants' last held-out frame (top: raster)",
                 "budget": "Ablations vs training budget, mean over seeds (budget.md)"}
+    captions.update({k: f"Ablations vs training budget, {k.split('-', 1)[1]} runs ({k}.md)"
+                     for k in figures if k.startswith("budget-")})
     figs = [(k, p) for k, p in figures.items() if p is not None]
     if figs:
         lines += ["## Figures", ""]

@@ -279,7 +279,7 @@ def test_budget_summary_orders_variants_by_the_papers_metric(tmp_path):
     md = budget.markdown(res)
     assert "| internal | 0.863 |" in md and "0.765 ± 0.007 (n=2)" in md
     assert "step 1500: ours external < contextual < residual < internal (the paper order" in md
-    assert "injection: at step 1500" in budget.verdict(res)
+    assert "injection: yes, from step 1500" in budget.verdict(res)
     png = budget.plot(res, tmp_path / "budget_curve.png")
     assert png is not None and png.stat().st_size > 1000
 
