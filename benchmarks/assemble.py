@@ -18,6 +18,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 # (page, what it answers); a missing page is named in the output rather than skipped silently
 PAGES = [
     ("neural.md", "the neural renderer against its targets"),
+    ("palette.md", "clean pixels: the palette projection"),
     ("eval/report.md", "the paper's experiments"),
     ("looks.md", "real-terminal fidelity"),
     ("soak_10000.md", "a 10,000-step soak"),
