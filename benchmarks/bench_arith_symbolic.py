@@ -39,7 +39,7 @@ from reasoner.backends.sympy_calc import SympyReasoner  # noqa: E402
 from reasoner.base import Context  # noqa: E402
 from terminal import Terminal  # noqa: E402
 
-DATA = Path(os.environ.get("HYBRID_NC_SHARED_DATA", ROOT.parent / "shared" / "data")) / "arith"
+DATA = Path(os.environ.get("HYBRID_NC_TEST_DATA") or os.environ.get("HYBRID_NC_SHARED_DATA") or ROOT.parent / "shared" / "data") / "arith"
 COLS, ROWS = 120, 30
 
 

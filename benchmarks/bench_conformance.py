@@ -38,7 +38,7 @@ from conformance import (  # noqa: E402
     run_case,
 )
 
-DATA = Path(os.environ.get("HYBRID_NC_SHARED_DATA", ROOT.parent / "shared" / "data")) / "conformance"
+DATA = Path(os.environ.get("HYBRID_NC_TEST_DATA") or os.environ.get("HYBRID_NC_SHARED_DATA") or ROOT.parent / "shared" / "data") / "conformance"
 RESULTS = ROOT / "benchmarks" / "results" / "conformance.md"
 NAMES = {"xtermjs": "xterm.js escape-sequence files", "alacritty": "alacritty ref tests (text)",
          "alacritty-attrs": "alacritty ref tests (colours, attributes)",
@@ -80,7 +80,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=RESULTS, help="Markdown results file")
     args = ap.parse_args()
     if not DATA.is_dir():
-        sys.exit(f"bench_conformance: {DATA} not found (set HYBRID_NC_SHARED_DATA)")
+        sys.exit(f"bench_conformance: {DATA} not found (set HYBRID_NC_TEST_DATA)")
     try:
         from test_conformance import XFAIL  # the reasons we keep beside the tests
     except ImportError:

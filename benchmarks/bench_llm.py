@@ -47,14 +47,14 @@ from reasoner.backends.llm import (  # noqa: E402
 )
 from reasoner.base import Context  # noqa: E402
 
-ARITH = Path(os.environ.get("HYBRID_NC_SHARED_DATA", ROOT.parent / "shared" / "data")) / "arith"
+ARITH = Path(os.environ.get("HYBRID_NC_TEST_DATA") or os.environ.get("HYBRID_NC_SHARED_DATA") or ROOT.parent / "shared" / "data") / "arith"
 
 
 def load(name: str) -> list[dict[str, Any]]:
     """One JSONL file of ../shared/data/arith."""
     path = ARITH / name
     if not path.exists():
-        sys.exit(f"bench_llm: {path} not found (set HYBRID_NC_SHARED_DATA)")
+        sys.exit(f"bench_llm: {path} not found (set HYBRID_NC_TEST_DATA)")
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 

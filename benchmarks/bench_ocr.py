@@ -48,7 +48,7 @@ from terminal import Terminal  # noqa: E402
 from terminal.screen import BOLD, INVERSE, ITALIC, TRUECOLOR, UNDERLINE, ScreenState  # noqa: E402
 from terminal.themes import Theme  # noqa: E402
 
-DATA = Path(os.environ.get("HYBRID_NC_SHARED_DATA", ROOT.parent / "shared" / "data"))
+DATA = Path(os.environ.get("HYBRID_NC_TEST_DATA") or os.environ.get("HYBRID_NC_SHARED_DATA") or ROOT.parent / "shared" / "data")
 RESULTS = ROOT / "benchmarks" / "results" / "ocr.md"
 BASELINE_REV = "481980a"
 

@@ -9,6 +9,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from shared_material import SHARED_DATA
 
 from hybrid_nc.cli import main
 from hybrid_nc.evaluation import arith, common, variants
@@ -327,7 +328,10 @@ def test_bad_usage_is_one_line(tmp_path, capsys):
     assert main(["eval", "ocr", "--casts", str(tmp_path / "none")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no directory of recordings" in err[0]
-    assert main(["eval", "all", "--json", str(tmp_path / "x.json")]) == 1
+    own = tmp_path / "own-casts"
+    own.mkdir()
+    (own / "a.cast").write_text('{"version": 2, "width": 20, "height": 3}\n[0.1, "o", "hi"]\n')
+    assert main(["eval", "all", "--json", str(tmp_path / "x.json"), "--casts", str(own)]) == 1
     assert "--json" in capsys.readouterr().err
     assert main(["eval", "all", "--reuse", "ocr,nope", "--out", str(tmp_path / "o")]) == 1
     assert "--reuse names subcommands of `all`" in capsys.readouterr().err
@@ -361,7 +365,10 @@ def test_arith_reads_answers_back_from_raster_frames():
     """The whole probe on a real Session (sandboxed shell, sympy route): with the exact
     rasterizer as the renderer every answer must be read back right, so a broken read-back
     (rows, OCR, parsing) fails here."""
-    recs = arith.probe("raster", arith.make_items(3, 1, seed=5), ["python3", "sympy"],
+    # one item from the shared sets when they are here, else a fourth generated one
+    items = (arith.make_items(3, 1, seed=5) if (SHARED_DATA / "arith").is_dir()
+             else arith.make_items(4, 0, seed=5))
+    recs = arith.probe("raster", items, ["python3", "sympy"],
                        repair=True, seed=0, quiet=True, label="t")
     assert len(recs) == 8
     assert all(r["reasoner_right"] for r in recs), recs
@@ -401,6 +408,7 @@ def test_steps_reach_every_renderer_an_eval_makes(sub, steps, tmp_path, monkeypa
 
     for module in (common, arith, ocr):
         monkeypatch.setattr(module, "make_renderer", spy)
+    monkeypatch.setattr(arith, "shared_items", lambda limit, seed: [])  # this is about --steps
     # latency measures in a child process: call its measurement here instead
     monkeypatch.setattr(latency, "run_latency", lambda names, steps=None, seed=0, **kw:
                         latency.measure(names[0], 1, 1, 1, 1, seed, steps))

@@ -4,7 +4,6 @@ with exit status 1 (bad input) or 2 (bad usage); nothing half-written left behin
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,14 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from shared_material import SHARED_DATA  # noqa: E402
 
 from hybrid_nc.cli import main
 from orchestrator.recorder import IDLE_TIME_LIMIT
 from terminal.recording import Replay, read_cast, screen_at
 from terminal.screen import ScreenState
 
-SHARED_DATA = Path(os.environ.get("HYBRID_NC_SHARED_DATA",
-                                  Path(__file__).resolve().parents[3] / "shared" / "data"))
 HELLO = SHARED_DATA / "casts" / "r-lib__asciicast__inst__examples__hello.cast"
 COLORS = SHARED_DATA / "casts" / "nbedos__termtosvg__docs__examples__casts__colors.cast"
 
@@ -99,7 +97,7 @@ def test_gif(small_cast: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-def test_mp4_frames_read_back_exactly(tmp_path: Path) -> None:
+def test_mp4_frames_read_back_exactly(tmp_path: Path, shared_data: Path) -> None:
     """H.264 MP4 via imageio-ffmpeg: right frame count and size, and every frame read back by
     the cell-grid OCR against the emulator's screen (colours and all, on a colourful cast)."""
     import imageio
