@@ -123,6 +123,8 @@ class ExprGenerator:
 def shared_items(limit: int, seed: int) -> list[dict[str, Any]]:
     """Expressions from ../shared/data/arith (GSM8K calculator annotations and SVAMP) whose
     exact value agrees with the file's verified answer."""
+    if limit <= 0:  # a probe of generated items only needs no external data
+        return []
     out: list[dict[str, Any]] = []
     files = [("gsm8k_test_first200_calc_expressions.jsonl", "exact_result"),
              ("svamp_200.jsonl", "answer")]

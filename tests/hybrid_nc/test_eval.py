@@ -333,9 +333,11 @@ def test_bad_usage_is_one_line(tmp_path, capsys):
     (own / "a.cast").write_text('{"version": 2, "width": 20, "height": 3}\n[0.1, "o", "hi"]\n')
     assert main(["eval", "all", "--json", str(tmp_path / "x.json"), "--casts", str(own)]) == 1
     assert "--json" in capsys.readouterr().err
-    assert main(["eval", "all", "--reuse", "ocr,nope", "--out", str(tmp_path / "o")]) == 1
+    assert main(["eval", "all", "--reuse", "ocr,nope", "--out", str(tmp_path / "o"),
+                 "--casts", str(own)]) == 1
     assert "--reuse names subcommands of `all`" in capsys.readouterr().err
-    assert main(["eval", "ocr", "--retrain", "--out", str(tmp_path / "o")]) == 1
+    assert main(["eval", "ocr", "--retrain", "--out", str(tmp_path / "o"),
+                 "--casts", str(own)]) == 1
     assert "--retrain goes with `all`" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(["eval", "nonsense"])
