@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -34,12 +33,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from hybrid_nc.evaluation.common import SHARED_DATA  # noqa: E402
 from reasoner.backends.shell import ShellBackend  # noqa: E402
 from reasoner.backends.sympy_calc import SympyReasoner  # noqa: E402
 from reasoner.base import Context  # noqa: E402
 from terminal import Terminal  # noqa: E402
 
-DATA = Path(os.environ.get("HYBRID_NC_TEST_DATA") or os.environ.get("HYBRID_NC_SHARED_DATA") or ROOT.parent / "shared" / "data") / "arith"
+DATA = SHARED_DATA / "arith"
 COLS, ROWS = 120, 30
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import platform
 import sys
 import time
@@ -38,7 +37,9 @@ from conformance import (  # noqa: E402
     run_case,
 )
 
-DATA = Path(os.environ.get("HYBRID_NC_TEST_DATA") or os.environ.get("HYBRID_NC_SHARED_DATA") or ROOT.parent / "shared" / "data") / "conformance"
+from hybrid_nc.evaluation.common import SHARED_DATA  # noqa: E402
+
+DATA = SHARED_DATA / "conformance"
 RESULTS = ROOT / "benchmarks" / "results" / "conformance.md"
 NAMES = {"xtermjs": "xterm.js escape-sequence files", "alacritty": "alacritty ref tests (text)",
          "alacritty-attrs": "alacritty ref tests (colours, attributes)",

@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "reasoner"))
 
+from hybrid_nc.evaluation.common import SHARED_DATA  # noqa: E402
 from reasoner.backends.llm import (  # noqa: E402
     MAX_TEXT,
     LLMReasoner,
@@ -47,7 +48,7 @@ from reasoner.backends.llm import (  # noqa: E402
 )
 from reasoner.base import Context  # noqa: E402
 
-ARITH = Path(os.environ.get("HYBRID_NC_TEST_DATA") or os.environ.get("HYBRID_NC_SHARED_DATA") or ROOT.parent / "shared" / "data") / "arith"
+ARITH = SHARED_DATA / "arith"
 
 
 def load(name: str) -> list[dict[str, Any]]:

@@ -32,8 +32,10 @@ from typing import Any
 
 import numpy as np
 
+from hybrid_nc.evaluation.common import SHARED_DATA  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("HYBRID_NC_TEST_DATA") or os.environ.get("HYBRID_NC_SHARED_DATA") or ROOT.parent / "shared" / "data")
+SHARED = SHARED_DATA
 
 SPECIAL_LINES = [
     "$ echo 世界 こんにちは 안녕하세요 中文字符测试",

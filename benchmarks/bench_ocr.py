@@ -39,6 +39,7 @@ from PIL import Image, ImageFilter
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from hybrid_nc.evaluation.common import SHARED_DATA  # noqa: E402
 from renderer.fonts import FontSpec  # noqa: E402
 from renderer.metrics import char_accuracy, line_accuracy  # noqa: E402
 from renderer.ocr import CellOCR  # noqa: E402
@@ -48,7 +49,7 @@ from terminal import Terminal  # noqa: E402
 from terminal.screen import BOLD, INVERSE, ITALIC, TRUECOLOR, UNDERLINE, ScreenState  # noqa: E402
 from terminal.themes import Theme  # noqa: E402
 
-DATA = Path(os.environ.get("HYBRID_NC_TEST_DATA") or os.environ.get("HYBRID_NC_SHARED_DATA") or ROOT.parent / "shared" / "data")
+DATA = SHARED_DATA
 RESULTS = ROOT / "benchmarks" / "results" / "ocr.md"
 BASELINE_REV = "481980a"
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import time
@@ -38,6 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from hybrid_nc.evaluation.common import SHARED_DATA  # noqa: E402
 from orchestrator.verify import _unpointed, verify_and_repair  # noqa: E402
 from renderer import pointer as pointer_sprite  # noqa: E402
 from renderer.ocr import CellOCR  # noqa: E402
@@ -45,7 +45,7 @@ from renderer.raster import RasterRenderer  # noqa: E402
 from terminal import Terminal  # noqa: E402
 from terminal.screen import Pointer, ScreenState  # noqa: E402
 
-SHARED = Path(os.environ.get("HYBRID_NC_TEST_DATA", ROOT.parent / "shared" / "data"))
+SHARED = SHARED_DATA
 PAPER_CURSOR = 0.987  # NCGUIWorld cursor accuracy with explicit cursor supervision
 
 

@@ -42,11 +42,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from hybrid_nc.evaluation.common import SHARED_DATA  # noqa: E402
 from renderer.raster import RasterRenderer  # noqa: E402
 from terminal import Terminal  # noqa: E402
 from terminal.screen import BOLD, INVERSE, ITALIC, TRUECOLOR, UNDERLINE, ScreenState  # noqa: E402
 
-DATA = Path(os.environ.get("HYBRID_NC_TEST_DATA") or os.environ.get("HYBRID_NC_SHARED_DATA") or ROOT.parent / "shared" / "data")
+DATA = SHARED_DATA
 RESULTS = ROOT / "benchmarks" / "results" / "raster.md"
 BASELINE_REV = "481980a"  # the first commit: the rasterizer before its optimisation
 

@@ -7,12 +7,7 @@ skipped with `NO_DATA` as the reason when it is absent.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from hybrid_nc.evaluation.common import SHARED_DATA  # the one place the setting is read
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("HYBRID_NC_TEST_DATA")
-                   or os.environ.get("HYBRID_NC_SHARED_DATA")  # the setting's earlier name
-                   or ROOT.parent / "shared" / "data")
 NO_DATA = (f"external test material not found at {SHARED_DATA} "
            "(set HYBRID_NC_TEST_DATA to run these tests)")
