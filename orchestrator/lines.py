@@ -8,6 +8,7 @@ hands its reply over piece by piece, so the first words are on the screen before
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 from reasoner.base import (
@@ -19,9 +20,17 @@ from reasoner.base import (
     StreamingReasoner,
 )
 
+from terminal.cells import char_cells
+
 from .router import Route
 
 SIMULATED = "\x1b[2m[simulated by LLM]\x1b[0m\r\n"
+# one escape sequence: CSI, OSC/DCS/SOS/PM/APC strings (to their terminator), SS3 + a key, or
+# ESC + one character; an unterminated one runs to the end of the text
+_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]?|[\]P^_X][^\x07\x1b]*(?:\x07|\x1b\\)?|O.?"
+                     r"|[ -/]*[0-~]?)", re.DOTALL)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")  # not TAB LF CR ESC
+_SGR = re.compile(r"\x1b\[[0-9;:]*m")
 
 
 def answer(reasoner: Reasoner | None, route: Route, context: Context,
@@ -59,8 +68,17 @@ def _streamed(pieces: Iterator[str], reasoner: Reasoner, on_piece: Callable[[str
     return full if isinstance(full, Reply) else Reply("".join(parts), trace={"streamed": True})
 
 
+def printable(line: str) -> str:
+    """A typed line without its escape sequences and control characters (what the stand-in
+    line editor would have kept of it)."""
+    return _CONTROL.sub("", _ESCAPE.sub("", line)).replace("\t", " ").replace("\r", "")
+
+
 def terminal_text(text: str) -> str:
-    """Reply text with the line breaks a terminal needs (CR LF)."""
+    """Reply text as a terminal shows it: CR LF line breaks, colours (SGR) kept, and every other
+    escape sequence and control character dropped, so that no reply (an LLM's, or an error
+    quoting the typed line) can move the cursor or change the terminal's modes."""
+    text = _ESCAPE.sub(lambda m: m[0] if _SGR.fullmatch(m[0]) else "", _CONTROL.sub("", text))
     return text.replace("\r\n", "\n").replace("\n", "\r\n")
 
 
@@ -80,17 +98,27 @@ class LineEditor:
         self.line = ""
 
     def edit(self, data: bytes) -> str:
-        """Apply a keystroke (or a burst of them); returns the output a terminal would echo."""
-        if data in (b"\x7f", b"\x08"):
-            if not self.line:
-                return ""
-            self.line = self.line[:-1]
-            return "\b \b"
-        if data == b"\x03":
-            self.line = ""
-            return "^C\r\n" + self.prompt
-        if data[:1] == b"\x1b" or data < b" ":  # Enter is answered by the session, not here
-            return ""
-        text = data.decode("utf-8", "replace")
-        self.line += text
-        return text
+        """Apply a keystroke or a burst of them (typeahead); returns what a terminal in cooked
+        mode would echo. Only printable text is echoed and kept: an escape sequence (an arrow
+        or function key) is consumed whole and other control characters are ignored, so typed
+        bytes never move the cursor or change the terminal's modes. Enter is answered by the
+        session, not here."""
+        text, out, i = data.decode("utf-8", "replace"), [], 0
+        while i < len(text):
+            ch = text[i]
+            if ch == "\x1b":
+                i = _ESCAPE.match(text, i).end()  # type: ignore[union-attr]  # always matches
+                continue
+            i += 1
+            if ch in "\x7f\x08":
+                if self.line:
+                    width = char_cells(self.line[-1])
+                    self.line = self.line[:-1]
+                    out.append("\b" * width + " " * width + "\b" * width)
+            elif ch == "\x03":
+                self.line = ""
+                out.append("^C\r\n" + self.prompt)
+            elif ch >= " " and not _CONTROL.match(ch):
+                self.line += ch
+                out.append(ch)
+        return "".join(out)

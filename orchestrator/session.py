@@ -43,7 +43,7 @@ from terminal.screen import ScreenState
 from .config import llm_settings
 from .console import Console
 from .frames import FrameDrawer, FrameJob, StepOutput, jsonable
-from .lines import answer, shown, terminal_text
+from .lines import answer, printable, shown, terminal_text
 from .recorder import IDLE_TIME_LIMIT, Recorder
 from .router import Route, Router
 from .verify import Verifier, reference_raster
@@ -295,6 +295,8 @@ class Session:
         """Type `line`, press Enter, wait for the answer; one frame of the final screen."""
         self._check_open()
         line = line.replace("\r\n", "\n").rstrip("\n")
+        if self.shell is None:  # the stand-in line editor keeps printable text only
+            line = printable(line)
         self.console.drain()
         limit = timeout if timeout is not None else self.config.command_timeout
         if not self.console.at_line_prompt:

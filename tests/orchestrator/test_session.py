@@ -124,6 +124,21 @@ def test_local_line_editor_without_shell():
         assert "1267650600228229401496703205376" in step.screen.text
 
 
+def test_typed_escape_sequences_cannot_change_the_screen_without_a_shell():
+    """The stand-in line editor echoes text only (found by the web fuzzer: a typed burst with
+    an insert-mode, scroll-region or charset sequence in it broke every later line)."""
+    with Session(renderer="raster", reasoners=["sympy"]) as s:
+        s.keys("\x1b[4h\x1b[3;4r\x1b(0\x1b[?1049h\x1b]0;t\x07q\x1b[Ax\x08\x7f\x7f中\x0e")
+        assert not s.terminal.in_alternate_screen and not s.terminal.mode(4)
+        assert lines(s.steps[-1]) == ["> 中"]          # q and x typed, then both erased
+        s.key("ctrl+c")
+        s.type("1+1")
+        step = s.key("Enter")
+        assert lines(step)[-3:] == ["> 1+1", "2", ">"]
+        step = s.run("2\x1b[2J\x1b[H*3")        # a line with escapes in it: shown as text
+        assert lines(step)[0] == "> 中^C" and lines(step)[-3:-1] == ["> 2*3", "6"]
+
+
 class _Broken(Renderer):
     name = "broken"
     cell_size = (16, 8)
