@@ -247,13 +247,16 @@ def cpu_has_native_bf16() -> bool:
 
 # -- the denoising loop ----------------------------------------------------------------------
 @torch.inference_mode()
-def denoise_rows(model: Any, scheduler: Any, caption: CellCaption, prev: np.ndarray | None, *,
+def denoise_rows(model: Any, scheduler: Any | None, caption: CellCaption, prev: np.ndarray | None, *,
                  rows: list[int], steps: int, seed: int, guidance: float = 1.0,
                  action: Any = None, frame_index: int = 0, base: torch.Tensor | None = None,
                  bf16: bool = False, on_step: Callable[[], None] | None = None,
                  palette: cell_palette.PaletteConfig = cell_palette.PaletteConfig()
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Generate the patches of some rows: CellDiT -> FlowMatchEulerDiscreteScheduler.step.
+    """Generate the patches of some rows: CellDiT's x0 prediction, then a flow-matching Euler
+    step over evenly spaced sigmas: `scheduler.step` (a diffusers FlowMatchEulerDiscreteScheduler,
+    as `TerminalPipeline` holds) or, with scheduler None, the same step computed here (what that
+    scheduler computes with shift 1, to the bit; the renderer draws without importing diffusers).
 
     caption: tokens of the R rows; prev: (R, C, P) uint8 previous pixels or None (a first
     frame); rows: the screen row numbers and frame_index: the frame's number (together with
@@ -285,9 +288,12 @@ def denoise_rows(model: Any, scheduler: Any, caption: CellCaption, prev: np.ndar
         x[i] = torch.randn(c, p, generator=gen)
     # 3. timesteps: evenly spaced sigmas from 1 (noise) to 0
     sigmas = np.linspace(1.0, 0.0, steps + 1)[:-1].tolist()
-    scheduler.set_timesteps(sigmas=sigmas)
+    # float32 as the scheduler keeps them, with the final 0 (clean) appended
+    ends = torch.tensor([*sigmas, 0.0], dtype=torch.float32)
+    if scheduler is not None:
+        scheduler.set_timesteps(sigmas=sigmas)
     guided = guidance != 1.0
-    for i, t in enumerate(scheduler.timesteps):
+    for i in range(steps):
         sigma = float(sigmas[i])
         tt = torch.full((r,), sigma)
         # 4. x0 prediction (a doubled batch for classifier-free guidance)
@@ -303,8 +309,12 @@ def denoise_rows(model: Any, scheduler: Any, caption: CellCaption, prev: np.ndar
                 x0 = model(x, tt, prev_t, glyph, colours, bits, act, hint).float()
         if base is not None:
             x0 = x0 + base
-        # 5. flow-matching Euler step: the scheduler wants the velocity (noise - x0)
-        x = scheduler.step((x - x0) / sigma, t, x, return_dict=False)[0]
+        # 5. flow-matching Euler step along the velocity (noise - x0)
+        v = (x - x0) / sigma
+        if scheduler is not None:
+            x = scheduler.step(v, scheduler.timesteps[i], x, return_dict=False)[0]
+        else:
+            x = x + (ends[i + 1] - ends[i]) * v
         if on_step is not None:
             on_step()
     # 6. pixels
@@ -329,9 +339,9 @@ def weights_path(path: str | Path) -> Path:
     return path / WEIGHTS_NAME
 
 
-def _load_pipeline_transformer(path: Path) -> Any:
-    from .models.cell_dit import CellDiT
-
+def _pipeline_transformer(path: Path) -> Path:
+    """The transformer/ folder of a checkpoint in diffusers' pipeline layout, once its
+    model_index.json says it holds a CellDiT."""
     try:
         index = json.loads((path / "model_index.json").read_text())
         if not isinstance(index, dict):
@@ -342,27 +352,23 @@ def _load_pipeline_transformer(path: Path) -> Any:
     if list(index.get("transformer") or [])[-1:] != ["CellDiT"]:
         raise CheckpointError(f"checkpoint {path} holds no CellDiT transformer "
                               f"(model_index.json says {index.get('transformer')!r})")
-    try:
-        model = CellDiT.from_pretrained(str(path / "transformer"), local_files_only=True)
-    except Exception as e:  # diffusers raises many kinds; one line for the user
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"checkpoint {path} does not load: {msg[:200]}") from None
-    return model.eval()
+    return path / "transformer"
 
 
-def load_model(path: str | Path) -> Any:
-    """Load a CellDiT checkpoint: a folder in diffusers' pipeline layout (model_index.json; its
-    transformer/ is loaded by diffusers exactly as `TerminalPipeline.from_pretrained` loads it),
-    or a model folder (config.json + safetensors) loaded strictly. Every problem becomes a
-    one-line CheckpointError."""
+def load_model(path: str | Path, model_class: type | None = None) -> Any:
+    """Load a CellDiT checkpoint, strictly: a folder in diffusers' pipeline layout
+    (model_index.json, the weights in transformer/) or a model folder (config.json +
+    safetensors). model_class: None for the plain-torch `CellDiTNet` the renderer runs (no
+    diffusers import), or `CellDiT` for diffusers' ModelMixin (to train on or save). Every
+    problem becomes a one-line CheckpointError."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from .models.cell_dit import CellDiT
+    from .models.cell_net import CellDiTNet
 
     path = Path(path)
     if (path / "model_index.json").is_file():
-        return _load_pipeline_transformer(path)
+        path = _pipeline_transformer(path)
     cfg_path, weights = path / "config.json", path / WEIGHTS_NAME
     if not path.is_dir() or not cfg_path.is_file() or not weights.is_file():
         raise CheckpointError(f"no neural checkpoint at {path} (needs config.json and "
@@ -376,7 +382,7 @@ def load_model(path: str | Path) -> Any:
     if config.get("_class_name", "CellDiT") != "CellDiT":
         raise CheckpointError(f"checkpoint {path} holds a {config.get('_class_name')}, not a CellDiT")
     try:
-        model = CellDiT.from_config(config)
+        model = (model_class or CellDiTNet).from_config(config)
     except (TypeError, ValueError, RuntimeError) as e:  # RuntimeError: torch refuses a size
         raise CheckpointError(f"checkpoint config {cfg_path} does not describe a CellDiT: {e}") from None
     try:
@@ -444,8 +450,6 @@ class NeuralRenderer:
                  font: FontSpec | None = None, cursor: str = "block",
                  precision: str = "auto", tier: Tier = "detailed",
                  palette: bool | cell_palette.PaletteConfig = True) -> None:
-        from diffusers import FlowMatchEulerDiscreteScheduler
-
         if precision not in ("auto", "float32", "bfloat16"):
             raise ValueError(f"precision must be auto, float32 or bfloat16, not {precision!r}")
         self.precision = (("bfloat16" if cpu_has_native_bf16() else "float32")
@@ -460,7 +464,6 @@ class NeuralRenderer:
         if atlas_cell != (cfg.cell_h, cfg.cell_w):
             raise CheckpointError(f"checkpoint cells are {cfg.cell_w}x{cfg.cell_h} px but the font "
                                   f"draws {atlas_cell[1]}x{atlas_cell[0]} px cells")
-        self.scheduler = FlowMatchEulerDiscreteScheduler(shift=1.0)
         self.steps = int(steps)
         self.seed = int(seed)
         self.guidance = float(guidance)
@@ -526,7 +529,7 @@ class NeuralRenderer:
                 frame_index: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Generate the patches of some rows with this renderer's model, scheduler, precision
         and x0 base (arguments and result as `denoise_rows`)."""
-        return denoise_rows(self.model, self.scheduler, caption, prev, rows=rows, steps=steps,
+        return denoise_rows(self.model, None, caption, prev, rows=rows, steps=steps,
                             seed=seed, guidance=guidance, action=action,
                             frame_index=frame_index, base=self.x0_base(caption),
                             bf16=self.precision == "bfloat16", palette=self.palette)

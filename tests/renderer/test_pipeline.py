@@ -14,6 +14,7 @@ from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler
 
 import hybrid_nc
 from renderer.models.cell_dit import CellDiT
+from renderer.models.cell_net import CellDiTNet
 from renderer.neural import CheckpointError, NeuralRenderer, load_model
 from renderer.pipeline import TerminalPipeline, load_pipeline
 from terminal.screen import BOLD, ScreenState
@@ -49,8 +50,29 @@ def test_save_and_load_in_diffusers_layout(tmp_path: Path) -> None:
     image = pipe(screen(), generator=torch.manual_seed(0), output_type="np").images[0]
     same = again(screen(), generator=torch.manual_seed(0), output_type="np").images[0]
     assert image.shape == (4 * 16, 12 * 8, 3) and np.array_equal(image, same)
-    # the renderer loads the same folder through the pipeline
-    assert isinstance(load_model(tmp_path / "ckpt"), CellDiT)
+    # the renderer loads the same folder as plain torch (CellDiTNet), the trainer as CellDiT
+    net = load_model(tmp_path / "ckpt")
+    assert isinstance(net, CellDiTNet) and not isinstance(net, CellDiT)
+    assert isinstance(load_model(tmp_path / "ckpt", model_class=CellDiT), CellDiT)
+    for (name, a), (name_b, b) in zip(pipe.transformer.named_parameters(), net.named_parameters(),
+                                      strict=True):
+        assert name == name_b and torch.equal(a, b)
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_the_renderer_steps_as_diffusers_scheduler_does(tmp_path: Path, steps: int) -> None:
+    """The renderer's own Euler step (no diffusers import) against the pipeline's
+    FlowMatchEulerDiscreteScheduler: the same pixels, to the bit, at several steps."""
+    pipe = tiny_pipeline()
+    pipe.set_progress_bar_config(disable=True)
+    pipe.save_pretrained(tmp_path / "ckpt")
+    s = screen()
+    for palette in (False, True):  # the model's own pixels, and projected
+        image = pipe(s, num_inference_steps=steps, generator=torch.manual_seed(0),
+                     palette=palette, output_type="np").images[0]
+        renderer = NeuralRenderer(load_model(tmp_path / "ckpt"), precision="float32", seed=0,
+                                  steps=steps, palette=palette)
+        assert np.array_equal(image, renderer.render(s).frame)
 
 
 def test_inputs_seeds_and_outputs() -> None:
@@ -99,3 +121,20 @@ def test_the_shipped_checkpoint_draws_what_the_renderer_draws() -> None:
     assert np.array_equal(np.asarray(image), frame)
     with pytest.raises(ValueError, match="shipped"):
         hybrid_nc.checkpoint_path("nope")
+
+
+def test_drawing_with_the_neural_renderer_does_not_import_diffusers() -> None:
+    """Start-up: a neural Session loads, draws and closes without diffusers (nor the
+    torch._dynamo and scipy.stats its import pulls in)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom hybrid_nc import Session\n"
+            "with Session(renderer='neural', reasoners=['sympy']) as s:\n"
+            "    assert s.run('1+1').accuracy['raw'] == 1.0\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('diffusers', 'scipy', 'transformers') or m.startswith('torch._dynamo')))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
