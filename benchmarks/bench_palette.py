@@ -172,6 +172,9 @@ def look(data: Path, variants: dict[str, Any], seeds: list[int]) -> dict[str, An
     for seed in seeds:
         drawers[f"look, default ({LOOK_PALETTE.anchor} anchor, snap {LOOK_PALETTE.snap:g}), "
                 f"seed {seed}"] = (LOOK_PALETTE, seed)
+    for seed in seeds:  # the look as it sampled before it started from the noise's mean
+        drawers[f"look, default projection, from seeded noise, seed {seed}"] = (
+            LOOK_PALETTE, seed, "seeded")
     for label, palette in variants.items():
         if palette.enabled:  # other bands, and snapping to bg / fg only (the default renderer's)
             glyph = replace(palette, anchor="glyph", min_contrast=0.0)
@@ -181,6 +184,8 @@ def look(data: Path, variants: dict[str, Any], seeds: list[int]) -> dict[str, An
     for label, spec in drawers.items():
         renderer = (None if spec is None else create_look("xterm").look.raster()
                     if spec == "templates" else create_look("xterm", threads=1, palette=spec[0]))
+        if isinstance(spec, tuple) and spec[2:] == ("seeded",):
+            renderer.seeded = True
         sq: dict[str, list[float]] = defaultdict(list)
         ss: dict[str, list[float]] = defaultdict(list)
         worse: dict[str, int] = defaultdict(int)

@@ -251,8 +251,8 @@ def denoise_rows(model: Any, scheduler: Any | None, caption: CellCaption, prev: 
                  rows: list[int], steps: int, seed: int, guidance: float = 1.0,
                  action: Any = None, frame_index: int = 0, base: torch.Tensor | None = None,
                  bf16: bool = False, on_step: Callable[[], None] | None = None,
-                 palette: cell_palette.PaletteConfig = cell_palette.PaletteConfig()
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 palette: cell_palette.PaletteConfig = cell_palette.PaletteConfig(),
+                 seeded: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Generate the patches of some rows: CellDiT's x0 prediction, then a flow-matching Euler
     step over evenly spaced sigmas: `scheduler.step` (a diffusers FlowMatchEulerDiscreteScheduler,
     as `TerminalPipeline` holds) or, with scheduler None, the same step computed here (what that
@@ -263,7 +263,9 @@ def denoise_rows(model: Any, scheduler: Any | None, caption: CellCaption, prev: 
     seed they seed each row's noise); guidance: classifier-free guidance scale (1: none);
     base: None, or (R, C, P) in [-1, 1] that the model's x0 prediction is a correction of;
     bf16: the model's matrix products under CPU autocast; on_step: called after each step;
-    palette: the last move, each cell projected onto its bg -> fg segment (renderer/palette.py).
+    palette: the last move, each cell projected onto its bg -> fg segment (renderer/palette.py);
+    seeded: start from seeded Gaussian noise (True) or from the noise's mean, zero, so that the
+    frame is the same for every seed (a look's: renderer/looks.py).
     Returns (patches (R, C, P) uint8, finite (R,) bool); non-finite rows are zeroed, not drawn.
     """
     cfg = model.config
@@ -282,8 +284,8 @@ def denoise_rows(model: Any, scheduler: Any | None, caption: CellCaption, prev: 
         prev_t = torch.from_numpy(prev).float() / 127.5 - 1.0
     act = torch.full((r,), action_bucket(action, cfg.action_buckets), dtype=torch.long)
     # 2. initial noise, one generator per row, so a row's noise does not depend on its batch
-    x = torch.empty(r, c, p)  # (R, C, P)
-    for i, row in enumerate(rows):
+    x = torch.zeros(r, c, p)  # (R, C, P)
+    for i, row in enumerate(rows if seeded else ()):
         gen = torch.Generator().manual_seed(row_seed(seed, row, frame_index))
         x[i] = torch.randn(c, p, generator=gen)
     # 3. timesteps: evenly spaced sigmas from 1 (noise) to 0
@@ -444,6 +446,7 @@ class NeuralRenderer:
     """
 
     name = "neural"
+    seeded = True  # frames from seeded noise (denoise_rows); a look draws from the noise's mean
 
     def __init__(self, model: Any, *, theme: str | Theme = "dark", steps: int = 1, seed: int = 0,
                  guidance: float = 1.0, threads: int | None = 1,
@@ -532,7 +535,8 @@ class NeuralRenderer:
         return denoise_rows(self.model, None, caption, prev, rows=rows, steps=steps,
                             seed=seed, guidance=guidance, action=action,
                             frame_index=frame_index, base=self.x0_base(caption),
-                            bf16=self.precision == "bfloat16", palette=self.palette)
+                            bf16=self.precision == "bfloat16", palette=self.palette,
+                            seeded=self.seeded)
 
     def x0_base(self, caption: CellCaption) -> torch.Tensor | None:
         """What the model's x0 prediction is a correction of, in [-1, 1]: nothing here; a look

@@ -10,6 +10,7 @@ from PIL import Image
 from hybrid_nc.cli import main
 from renderer.capture.metrics import psnr
 from renderer.looks import LookError, available_looks, create_look
+from renderer.neural import NeuralRenderer
 from renderer.ocr import CellOCR
 from terminal.screen import BOLD, ScreenState
 
@@ -40,6 +41,13 @@ def test_shipped_look_loads_offline_and_draws_like_its_terminal(monkeypatch) -> 
     assert r.raster.theme.bold_is_bright  # measured from xterm, unlike our "dark" theme
     again = create_look("xterm", seed=0).render(screen).frame
     assert np.array_equal(again, out.frame)  # same seed, same frame
+    # a terminal draws a screen one way: the look starts from the noise's mean, so every seed
+    # gives that frame (the default renderer's frames do depend on the seed)
+    other = create_look("xterm", seed=7).render(screen).frame
+    assert np.array_equal(other, out.frame)
+    neural = [NeuralRenderer.from_pretrained(seed=s, palette=False).render(screen).frame
+              for s in (0, 7)]
+    assert not np.array_equal(*neural)
 
 
 def test_render_flag_draws_at_the_looks_cell_size(tmp_path) -> None:
