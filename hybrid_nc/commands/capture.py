@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -30,25 +29,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=["all", "train", "test"], default="all",
                    help="capture only the training or the held-out sources")
     p.add_argument("--shared-data", metavar="DIR",
-                   help="casts and conformance suites (default ../shared/data or "
-                        "HYBRID_NC_SHARED_DATA; generated and recorded screens always)")
+                   help="casts and conformance suites (default: HYBRID_NC_TEST_DATA, "
+                        "HYBRID_NC_SHARED_DATA or ../shared/data beside the project; generated "
+                        "and recorded screens always)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
 
 
 def _shared_data(flag: str | None) -> Path | None:
+    from hybrid_nc.evaluation.common import SHARED_DATA
+
     if flag:
         path = Path(flag)
         if not path.is_dir():
             raise ValueError(f"--shared-data {flag} is not a folder")
         return path
-    env = os.environ.get("HYBRID_NC_SHARED_DATA")
-    for candidate in ([Path(env)] if env else []) + [Path.cwd().parent / "shared" / "data",
-                                                      Path(__file__).resolve().parents[3]
-                                                      / "shared" / "data"]:
-        if candidate.is_dir():
-            return candidate
-    return None
+    return SHARED_DATA if SHARED_DATA.is_dir() else None
 
 
 def run(args: argparse.Namespace) -> int:

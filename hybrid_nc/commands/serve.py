@@ -67,5 +67,9 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
     server = uvicorn.Server(uvicorn.Config(create_app(service), log_level="warning",
                                            ws_max_size=4 * 2**20, timeout_graceful_shutdown=5))
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])  # the app's lifespan closes every tab on the way out
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl+C it shut down for: a normal stop
+        pass
+    print("hybrid-nc serve: stopped", file=sys.stderr, flush=True)
     return 0

@@ -16,10 +16,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from hybrid_nc.evaluation.common import SHARED_DATA
+
 from ._progress import bar, summary
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "train_default.json"
-SHARED_DEFAULT = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,8 +30,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="training config JSON (default: hybrid_nc/configs/train_default.json)")
     p.add_argument("--build-data", action="store_true",
                    help="(re)build the dataset first (recordings, conformance, commands, synthetic)")
-    p.add_argument("--shared", default=str(SHARED_DEFAULT),
-                   help="the shared data folder with casts/ and conformance/")
+    p.add_argument("--shared", default=str(SHARED_DATA),
+                   help="the shared data folder with casts/ and conformance/ (default: "
+                        "HYBRID_NC_TEST_DATA, HYBRID_NC_SHARED_DATA or ../shared/data beside "
+                        "the project)")
     p.add_argument("--synthetic", type=int, default=60000, help="synthetic rows when building")
     p.add_argument("--no-commands", action="store_true",
                    help="skip the real-command session when building the data")

@@ -188,11 +188,13 @@ class RowBatcher:
         random_glyph_p: share of plain cells whose glyph is replaced by a bank mask.
         tier: the caption tier (renderer/captions.py) the tokens are cut down to, as the
             neural renderer cuts them when it draws with that tier.
+        low_contrast_p: share of rows where a run of plain cells (no inverse, no cursor) gets
+            a foreground 6-48 levels from its background, in caption and target alike.
     """
 
     def __init__(self, cols: int = 80, glyph_style: str = "styled", font: FontSpec | None = None,
                  glyph_bank: np.ndarray | None = None, random_glyph_p: float = 0.0,
-                 tier: str = "detailed") -> None:
+                 tier: str = "detailed", low_contrast_p: float = 0.0) -> None:
         self.tier = check_tier(tier)
         if tier == "regular" and glyph_style != "regular":
             raise ValueError("the regular caption tier needs glyph_style 'regular' (styled masks "
@@ -202,6 +204,7 @@ class RowBatcher:
         self.font = font or FontSpec()
         self.glyph_bank = glyph_bank
         self.random_glyph_p = random_glyph_p
+        self.low_contrast_p = low_contrast_p
         self._captioners: dict[str, CellCaptioner] = {}
 
     def captioner(self, theme: str) -> CellCaptioner:
@@ -225,6 +228,8 @@ class RowBatcher:
             tok = cap.encode(cur, [0])
             if self.glyph_bank is not None and self.random_glyph_p > 0:
                 self._augment(tok, cur, rng)
+            if self.low_contrast_p and rng.random() < self.low_contrast_p:
+                _low_contrast(tok, rng)
             out["target"].append(tok.target()[0])
             out["contrast"].append(np.abs(tok.fg[0] - tok.bg[0]).max(-1) / 255.0)
             if rec["prev"]:
@@ -277,3 +282,23 @@ class RowBatcher:
         tok.hint = tok.hint.copy()
         tok.glyph[0, pick] = masks
         tok.hint[0, pick] = masks
+
+
+def _low_contrast(tok: Any, rng: np.random.Generator) -> None:
+    """Give a run of the row's plain cells a foreground 6-48 levels from each one's background
+    (the effective colours, the caption's fg token and so the target all agree)."""
+    c = tok.fg.shape[1]
+    start = int(rng.integers(c))
+    run = np.arange(start, min(c, start + int(rng.integers(1, 17))))
+    run = run[(tok.bits[0, run, 3] == 0) & (tok.bits[0, run, 5] == 0)]  # not inverse, not cursor
+    direction = rng.normal(size=3)
+    direction *= rng.uniform(6.0, 48.0) / (np.linalg.norm(direction) or 1.0)
+    if not len(run):
+        return
+    bg = tok.bg[0, run]
+    # away from the nearer end of each channel, so that clipping never shrinks the step
+    fg = np.clip(bg + np.where(bg > 127.5, -1, 1) * np.abs(direction), 0, 255).round()
+    tok.fg = tok.fg.copy()
+    tok.colours = tok.colours.copy()
+    tok.fg[0, run] = fg
+    tok.colours[0, run, :3] = fg / 127.5 - 1.0

@@ -200,10 +200,56 @@ class SyntheticRows:
         return self.row(), cur, ["Enter", "ls", "ctrl+c", "Up", ""][int(rng.integers(5))]
 
 
-def random_glyph_bank(n: int, cell_h: int, cell_w: int, seed: int = 0) -> np.ndarray:
+def random_glyph_bank(n: int, cell_h: int, cell_w: int, seed: int = 0,
+                      textures: float = 0.0) -> np.ndarray:
     """`n` procedural glyph masks (n, cell_h, cell_w) in [0, 1]: random strokes, polygons,
     ellipses and dot patterns, antialiased or hard-edged, some drawn twice as wide and halved
-    (like the two halves of a wide character)."""
+    (like the two halves of a wide character); then `textures` x n more of `texture_masks`
+    (the first n are the same whatever `textures` is)."""
+    shapes = _shape_masks(n, cell_h, cell_w, seed)
+    k = int(round(n * textures))
+    return np.concatenate([shapes, texture_masks(k, cell_h, cell_w, seed)]) if k else shapes
+
+
+def texture_masks(n: int, cell_h: int, cell_w: int, seed: int = 0) -> np.ndarray:
+    """`n` pixel-level texture masks (n, cell_h, cell_w): checkerboards, dithers of 1/4 to
+    3/4 ink, stripes and random pixel noise, at periods of 2-4 pixels and random phases, over
+    the whole cell or a half of it. The strokes of `random_glyph_bank` are smooth; shade and
+    dither characters (U+2591-2593, the Braille and sextant families, ASCII art) are not."""
+    rng = np.random.default_rng([seed, 1])
+    yy, xx = np.mgrid[0:cell_h, 0:cell_w]
+    out = np.zeros((n, cell_h, cell_w), np.float32)
+    for i in range(n):
+        p = int(rng.integers(2, 5))
+        dy, dx = int(rng.integers(p)), int(rng.integers(p))
+        y, x = yy + dy, xx + dx
+        kind = int(rng.integers(5))
+        if kind == 0:  # checkerboard
+            m = ((y // (p // 2 or 1) + x // (p // 2 or 1)) % 2 == 0)
+        elif kind == 1:  # ordered dither: k of the p x p pixels inked
+            order = rng.permutation(p * p)
+            m = order[(y % p) * p + (x % p)] < int(rng.integers(1, p * p))
+        elif kind == 2:  # stripes, horizontal or vertical
+            m = ((y if rng.random() < 0.5 else x) % p) < int(rng.integers(1, p))
+        elif kind == 3:  # diagonal stripes
+            m = ((y + x * (1 if rng.random() < 0.5 else -1)) % p) == 0
+        else:  # random pixels
+            m = rng.random((cell_h, cell_w)) < rng.uniform(0.2, 0.8)
+        mask = m.astype(np.float32)
+        region = int(rng.integers(6))  # whole cell (most often) or one half
+        if region == 1:
+            mask[cell_h // 2:] = 0
+        elif region == 2:
+            mask[:cell_h // 2] = 0
+        elif region == 3:
+            mask[:, cell_w // 2:] = 0
+        elif region == 4:
+            mask[:, :cell_w // 2] = 0
+        out[i] = mask
+    return out
+
+
+def _shape_masks(n: int, cell_h: int, cell_w: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     out = np.zeros((n, cell_h, cell_w), np.float32)
     i = 0

@@ -54,6 +54,12 @@ class TrainConfig:
         "synthetic": 0.45, "cast": 0.2, "conformance": 0.2, "commands": 0.15})
     random_glyph_p: float = 0.08
     glyph_bank: int = 4096
+    glyph_bank_textures: float = 0.0  # and this share of glyph_bank more: pixel textures
+    # share of rows where a run of plain cells gets a foreground a few levels off its background
+    # (6-48 levels): pairs the random colours rarely give, and readers still read
+    low_contrast_p: float = 0.0
+    # a checkpoint folder whose weights start the run (a fine-tune; `model` must describe it)
+    init_from: str = ""
     # optimisation
     steps: int = 4000
     batch_size: int = 128
@@ -139,10 +145,11 @@ class Trainer:
                              f"the dataset at {cfg.data} has none of the sources")
         self.font = FontSpec()
         cell_h, cell_w = self.model.config.cell_h, self.model.config.cell_w
-        bank = random_glyph_bank(cfg.glyph_bank, cell_h, cell_w, cfg.seed) if cfg.random_glyph_p else None
+        bank = (random_glyph_bank(cfg.glyph_bank, cell_h, cell_w, cfg.seed,
+                                   cfg.glyph_bank_textures) if cfg.random_glyph_p else None)
         style = self.model.config.glyph_style
         train_batcher = RowBatcher(cfg.cols, style, self.font, bank, cfg.random_glyph_p,
-                                   cfg.caption_tier)
+                                   cfg.caption_tier, cfg.low_contrast_p)
         self.batcher: Batcher = train_batcher
         self.eval_batcher: Batcher = RowBatcher(80, style, self.font, tier=cfg.caption_tier)
         self.eval_sets = {name: self._eval_records(data[name], cfg.eval_rows)
@@ -163,6 +170,16 @@ class Trainer:
         self.acc = Accelerator(cpu=not torch.cuda.is_available())
         torch.manual_seed(cfg.seed)
         self.model = CellDiT(**model_cfg)
+        if cfg.init_from:
+            from ..neural import load_model
+
+            start = load_model(cfg.init_from, model_class=CellDiT)
+            public = lambda c: {k: v for k, v in dict(c).items() if not k.startswith("_")}  # noqa: E731
+            if public(start.config) != public(self.model.config):
+                raise ValueError(f"init_from {cfg.init_from} is a different model than the "
+                                 f"config's (its config.json: {public(start.config)})")
+            self.model.load_state_dict(start.state_dict())
+            log(f"weights from {cfg.init_from}")
         self.ema = copy.deepcopy(self.model).requires_grad_(False)
         self.out = Path(cfg.out)
 

@@ -47,10 +47,13 @@ def server() -> Iterator[str]:
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(20)
+            status = proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+            raise
+        # Ctrl+C is how a server is stopped: every tab closed, a clean exit
+        assert status == 0 and "hybrid-nc serve: stopped" in proc.stderr.read()
 
 
 def canvas_pixels(page) -> np.ndarray:

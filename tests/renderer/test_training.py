@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 
 from hybrid_nc.cli import main as cli_main
@@ -63,6 +64,18 @@ def test_glyph_bank() -> None:
     assert np.array_equal(bank, random_glyph_bank(32, 16, 8, seed=3))
 
 
+def test_texture_masks_extend_the_bank_without_changing_it() -> None:
+    bank = random_glyph_bank(32, 16, 8, seed=3, textures=0.5)
+    assert bank.shape == (48, 16, 8)
+    assert np.array_equal(bank[:32], random_glyph_bank(32, 16, 8, seed=3))  # stage 1's bank
+    tex = bank[32:]
+    assert set(np.unique(tex)) <= {0.0, 1.0} and (tex.reshape(16, -1).max(1) > 0).all()
+    # pixel-level: neighbouring pixels differ far more often than in the smooth shapes
+    def flips(m: np.ndarray) -> float:
+        return float(np.abs(np.diff(m, axis=-1)).mean() + np.abs(np.diff(m, axis=-2)).mean())
+    assert flips(tex) > 2 * flips(bank[:32])
+
+
 def _screen() -> ScreenState:
     s = ScreenState.from_lines(["$ echo 世界", "世界", "plain text", "box ┌─┐"], 24, 4)
     s.fg[2, :5] = 3
@@ -114,6 +127,36 @@ def test_batches_match_the_reference_raster(tmp_path: Path) -> None:
     b2 = aug.batch(recs, np.random.default_rng(0))
     assert not np.array_equal(b2.glyph, b.glyph)
     assert not np.array_equal(b2.target, b.target)
+
+
+def test_low_contrast_rows_agree_in_caption_and_target(tmp_path: Path) -> None:
+    tiny_dataset(tmp_path / "d")
+    recs = load_dataset_dir(tmp_path / "d")["train"].to_list()[:12]
+    b = RowBatcher(cols=16, low_contrast_p=1.0).batch(recs, np.random.default_rng(0))
+    low = (b.contrast > 0) & (b.contrast <= 48.5 / 255)
+    assert low.any(axis=1).mean() > 0.5  # most rows got a run of close colours
+    # wherever the caption's colours are the drawn ones, the target is their composite
+    fg, bg = (b.colours[..., :3] + 1) * 127.5, (b.colours[..., 3:] + 1) * 127.5
+    plain = (b.bits[..., 3] == 0) & (b.bits[..., 5] == 0)
+    want = np.rint(bg[..., None, :] + b.hint[..., None] * (fg - bg)[..., None, :])
+    got = b.target.reshape(*b.hint.shape, 3).astype(float)
+    assert np.abs(got - want)[plain & low].max() <= 1
+
+
+def test_a_fine_tune_starts_from_a_checkpoint(tmp_path: Path) -> None:
+    tiny_dataset(tmp_path / "d")
+    Trainer(_cfg(tmp_path, steps=2), log=lambda m: None).train()
+    start = load_model(tmp_path / "run" / "model")
+    logs: list[str] = []
+    tuned = Trainer(_cfg(tmp_path, steps=2, init_from=str(tmp_path / "run" / "model"),
+                         out=str(tmp_path / "tuned")), log=logs.append)
+    for (name, a), b in zip(start.state_dict().items(), tuned.ema.state_dict().values(),
+                            strict=True):
+        assert torch.equal(a, b), name
+    assert any("weights from" in m for m in logs)
+    with pytest.raises(ValueError, match="different model"):
+        Trainer(_cfg(tmp_path, init_from=str(tmp_path / "run" / "model"),
+                     model={**TINY_MODEL, "width": 8}), log=lambda m: None)
 
 
 def test_crop_row_pads_and_keeps_the_cursor() -> None:
