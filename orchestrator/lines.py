@@ -19,7 +19,6 @@ from reasoner.base import (
     SimulatingReasoner,
     StreamingReasoner,
 )
-
 from terminal.cells import char_cells
 
 from .router import Route

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from ._common import UsageError, add_session_args, session_kwargs
@@ -67,9 +68,9 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
     server = uvicorn.Server(uvicorn.Config(create_app(service), log_level="warning",
                                            ws_max_size=4 * 2**20, timeout_graceful_shutdown=5))
-    try:
-        server.run(sockets=[sock])  # the app's lifespan closes every tab on the way out
-    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl+C it shut down for: a normal stop
-        pass
+    # the app's lifespan closes every tab on the way out; uvicorn re-raises the Ctrl+C it shut
+    # down for, which is the normal way to stop a server
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
     print("hybrid-nc serve: stopped", file=sys.stderr, flush=True)
     return 0

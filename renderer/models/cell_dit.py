@@ -26,8 +26,6 @@ Shapes: B rows, C cells per row, P = cell_h * cell_w * 3 pixels per patch, G = c
 
 from __future__ import annotations
 
-from typing import Any
-
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 

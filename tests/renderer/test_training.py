@@ -9,8 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 import pytest
+import torch
 
 from hybrid_nc.cli import main as cli_main
 from renderer.neural import load_model, rows_to_patches
