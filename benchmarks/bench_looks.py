@@ -43,6 +43,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from hybrid_nc.evaluation.common import SHARED_DATA  # noqa: E402
 from renderer.capture.calibrate import ColourFacts, TemplateAtlas, load_templates  # noqa: E402
 from renderer.capture.metrics import psnr, psnr_from_mse, ssim  # noqa: E402
 from renderer.capture.pipeline import CaptureConfig, capture_dataset, load_pairs  # noqa: E402
@@ -335,12 +336,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     data = args.data
     if data is None:
-
         data = ROOT / "data-cache" / f"looks-{args.terminal}"
-        shared = ROOT.parent / "shared" / "data"
         config = CaptureConfig(terminal=args.terminal, out=data, split="test",
                                resume=(data / "manifest.json").exists(),
-                               shared_data=shared if shared.is_dir() else None)
+                               shared_data=SHARED_DATA if SHARED_DATA.is_dir() else None)
         capture_dataset(config)
     result = evaluate(data, args.samples, args.terminal)
     (RESULTS / "looks" / f"{args.terminal}.json").write_text(json.dumps(result, indent=1) + "\n")
