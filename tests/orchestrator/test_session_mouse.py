@@ -9,39 +9,12 @@ import base64
 import shutil
 
 import pytest
+from curses_programs import BUTTON_PROGRAM
 
 from orchestrator.session import Session
 from renderer import pointer as pointer_sprite
 from terminal.mouse import MouseError
 from terminal.recording import read_cast
-
-BUTTON_PROGRAM = r'''
-import curses
-def main(w):
-    curses.mousemask(curses.ALL_MOUSE_EVENTS | curses.REPORT_MOUSE_POSITION)
-    curses.mouseinterval(0)
-    curses.curs_set(0)
-    n = 0
-    w.addstr(0, 0, "[ +1 ]")
-    w.addstr(1, 0, "count 0")
-    while True:
-        ch = w.getch()
-        if ch == ord("q"):
-            break
-        if ch != curses.KEY_MOUSE:
-            continue
-        try:
-            _, x, y, _, b = curses.getmouse()
-        except curses.error:
-            continue
-        what = ("click" if b & curses.BUTTON1_CLICKED else "press" if b & curses.BUTTON1_PRESSED
-                else "wheel up" if b & curses.BUTTON4_PRESSED else "other")
-        w.addstr(2, 0, f"got {what} at {x},{y}".ljust(40))
-        if y == 0 and x < 6 and b & (curses.BUTTON1_PRESSED | curses.BUTTON1_CLICKED):
-            n += 1
-            w.addstr(1, 0, f"count {n}")
-curses.wrapper(main)
-'''
 
 
 def rows(step):
