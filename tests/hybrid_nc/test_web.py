@@ -177,6 +177,11 @@ class Page:
                 return msg
         raise AssertionError("expected message never came")
 
+    def at_prompt(self) -> dict[str, Any]:
+        """The hello, then the first step with the shell's prompt on its first line."""
+        self.until(lambda m: m["type"] == "hello")
+        return self.step_where(lambda lines: lines[0].endswith("$"))
+
     def step_where(self, pred: Callable[[list[str]], bool]) -> dict[str, Any]:
         return self.until(lambda m: m["type"] == "step" and pred([ln.rstrip() for ln in m["lines"]]))
 
@@ -411,8 +416,7 @@ def test_mouse_messages_reach_the_session_and_the_pointer_is_drawn() -> None:
             parse_client_message(raw, cfg)
     with client() as c, c.websocket_connect("/ws?cols=40&rows=8", headers=LOCAL) as ws:
         page = Page(ws)
-        page.until(lambda m: m["type"] == "hello")
-        page.step_where(lambda lines: lines[0].endswith("$"))
+        page.at_prompt()
         page.send(type="mouse", col=5, row=2, button="left", action="move")
         step = page.until(lambda m: m["type"] == "step" and m.get("pointer"))
         assert step["pointer"] == {"x": 44, "y": 40, "shape": "ibeam"}
@@ -437,8 +441,7 @@ def test_select_messages_show_the_selection_and_answer_its_exact_text() -> None:
             parse_client_message(raw, cfg)
     with client() as c, c.websocket_connect("/ws?cols=40&rows=8", headers=LOCAL) as ws:
         page = Page(ws)
-        page.until(lambda m: m["type"] == "hello")
-        page.step_where(lambda lines: lines[0].endswith("$"))
+        page.at_prompt()
         page.send(type="keys", keys=[*"echo alpha beta-gamma/x.y", "Enter"])
         step = page.step_where(lambda lines: lines[1] == "alpha beta-gamma/x.y")
         assert step["mouse"] == "off" and step["selection"] is None
