@@ -4,11 +4,10 @@ everywhere) is repaired to 100%; NaN and wrong-size frames fall back to the rast
 from __future__ import annotations
 
 import numpy as np
-import torch
+from tiny_models import tiny
 
 from orchestrator.verify import Verifier, VerifyReport, verify_and_repair
 from renderer.base import RenderOutput
-from renderer.models.cell_dit import CellDiT
 from renderer.neural import NeuralRenderer
 from renderer.raster import RasterRenderer
 from terminal.screen import BOLD, ScreenState
@@ -23,12 +22,7 @@ def screen() -> ScreenState:
 
 
 def random_neural() -> NeuralRenderer:
-    torch.manual_seed(0)
-    model = CellDiT(width=16, depth=1, heads=2, mlp_ratio=1.0, window=1)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.2)
-    return NeuralRenderer(model)
+    return NeuralRenderer(tiny())
 
 
 def test_raster_frames_pass_untouched() -> None:

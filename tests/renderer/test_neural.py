@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from tiny_models import TINY, tiny
 
 from renderer.models.cell_dit import INJECTIONS, CellDiT
 from renderer.neural import (
@@ -21,20 +22,6 @@ from renderer.neural import (
 )
 from renderer.raster import RasterRenderer
 from terminal.screen import BOLD, INVERSE, ITALIC, TRUECOLOR, UNDERLINE, ScreenState
-
-TINY = {"width": 16, "depth": 1, "heads": 2, "mlp_ratio": 1.0, "window": 1}
-
-
-def tiny(randomize: bool = True, **kw: object) -> CellDiT:
-    """A tiny CellDiT; `randomize` also fills the zero-initialised layers, so that the untrained
-    model draws something seed-dependent (a fresh DiT outputs exactly zero)."""
-    torch.manual_seed(0)
-    model = CellDiT(**{**TINY, **kw})
-    if randomize:
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(torch.randn_like(p) * 0.2)
-    return model
 
 
 def styled_screen() -> ScreenState:

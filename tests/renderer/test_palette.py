@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
+from tiny_models import tiny
 
-from renderer.models.cell_dit import CellDiT
 from renderer.neural import CellCaptioner, NeuralRenderer, restrict_caption
 from renderer.palette import (
     PaletteConfig,
@@ -20,15 +20,6 @@ from renderer.palette import (
 )
 from renderer.pipeline import TerminalPipeline
 from terminal.screen import BOLD, INVERSE, STRIKE, TRUECOLOR, UNDERLINE, Pointer, ScreenState
-
-
-def tiny() -> CellDiT:
-    torch.manual_seed(0)
-    model = CellDiT(width=16, depth=1, heads=2, mlp_ratio=1.0, window=1)
-    with torch.no_grad():  # a fresh DiT outputs exactly zero: make it draw something
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.2)
-    return model
 
 
 def mixed_screen() -> ScreenState:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler
+from tiny_models import tiny
 
 import hybrid_nc
 from renderer.models.cell_dit import CellDiT
@@ -21,12 +22,7 @@ from terminal.screen import BOLD, ScreenState
 
 
 def tiny_pipeline() -> TerminalPipeline:
-    torch.manual_seed(0)
-    model = CellDiT(width=16, depth=1, heads=2, mlp_ratio=1.0, window=1)
-    with torch.no_grad():  # a fresh DiT outputs exactly zero: make it draw something
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.2)
-    return TerminalPipeline(transformer=model, scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0))
+    return TerminalPipeline(transformer=tiny(), scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0))
 
 
 def screen() -> ScreenState:
