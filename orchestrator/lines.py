@@ -67,10 +67,15 @@ def _streamed(pieces: Iterator[str], reasoner: Reasoner, on_piece: Callable[[str
     return full if isinstance(full, Reply) else Reply("".join(parts), trace={"streamed": True})
 
 
+def _kept(ch: str) -> bool:
+    """A typed character the stand-in line editor keeps: printable, not a control."""
+    return ch >= " " and not _CONTROL.match(ch)
+
+
 def printable(line: str) -> str:
-    """A typed line without its escape sequences and control characters (what the stand-in
-    line editor would have kept of it)."""
-    return _CONTROL.sub("", _ESCAPE.sub("", line)).replace("\t", " ").replace("\r", "")
+    """A typed line (its newlines kept) without what the stand-in line editor drops: escape
+    sequences and control characters."""
+    return "".join(ch for ch in _ESCAPE.sub("", line) if ch == "\n" or _kept(ch))
 
 
 def terminal_text(text: str) -> str:
@@ -117,7 +122,7 @@ class LineEditor:
             elif ch == "\x03":
                 self.line = ""
                 out.append("^C\r\n" + self.prompt)
-            elif ch >= " " and not _CONTROL.match(ch):
+            elif _kept(ch):
                 self.line += ch
                 out.append(ch)
         return "".join(out)

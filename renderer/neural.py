@@ -530,8 +530,9 @@ class NeuralRenderer:
     def denoise(self, caption: CellCaption, prev: np.ndarray | None, *, rows: list[int],
                 steps: int, seed: int, guidance: float = 1.0, action: Any = None,
                 frame_index: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Generate the patches of some rows with this renderer's model, scheduler, precision
-        and x0 base (arguments and result as `denoise_rows`)."""
+        """Generate the patches of some rows with this renderer's model, precision, palette,
+        noise and x0 base, the Euler step taken by `denoise_rows` itself (arguments and result
+        as `denoise_rows`)."""
         return denoise_rows(self.model, None, caption, prev, rows=rows, steps=steps,
                             seed=seed, guidance=guidance, action=action,
                             frame_index=frame_index, base=self.x0_base(caption),
