@@ -283,4 +283,10 @@ class CellDiTNet(CellDiTLayers, nn.Module):
     def from_config(cls, config: dict[str, Any]) -> CellDiTNet:
         """The network a checkpoint's config.json describes (its "_class_name"-style keys are
         diffusers' bookkeeping and ignored)."""
-        return cls(**{k: v for k, v in config.items() if not k.startswith("_")})
+        return cls(**model_args(config))
+
+
+def model_args(config: Any) -> dict[str, Any]:
+    """A CellDiT config (a dict, or a model's `config`) as constructor arguments: without the
+    keys diffusers keeps for its own bookkeeping ("_class_name", "_diffusers_version", ...)."""
+    return {k: v for k, v in dict(config).items() if not k.startswith("_")}

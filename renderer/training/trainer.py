@@ -171,13 +171,13 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.model = CellDiT(**model_cfg)
         if cfg.init_from:
+            from ..models.cell_net import model_args
             from ..neural import load_model
 
             start = load_model(cfg.init_from, model_class=CellDiT)
-            public = lambda c: {k: v for k, v in dict(c).items() if not k.startswith("_")}  # noqa: E731
-            if public(start.config) != public(self.model.config):
+            if model_args(start.config) != model_args(self.model.config):
                 raise ValueError(f"init_from {cfg.init_from} is a different model than the "
-                                 f"config's (its config.json: {public(start.config)})")
+                                 f"config's (its config.json: {model_args(start.config)})")
             self.model.load_state_dict(start.state_dict())
             log(f"weights from {cfg.init_from}")
         self.ema = copy.deepcopy(self.model).requires_grad_(False)
